@@ -1,0 +1,30 @@
+// Package semlock provides counting semaphores and mutexes shared between
+// processes, built on System V semaphore sets.
+//
+// It does what CPython's multiprocessing SemLock cannot: Value works on
+// every platform (macOS included), a release past a bounded semaphore's
+// max fails atomically instead of racing, a Mutex whose holder was killed
+// is handed to the next acquirer with ErrOwnerDead, units held by a killed
+// process come back (SEM_UNDO), and a blocked Acquire honours its context.
+//
+// Each SemLock is one set of semaphores (value, room, held mark, abort,
+// generation token, layout marker, config, max, name fingerprint), so each
+// state change is one atomic semop, and every op starts with a check of the
+// set's generation token: a handle whose set was removed and whose id was
+// reused never touches the newer set.
+//
+// The shortest real use, a machine-wide cap of 4 shared by every process
+// of this user that opens the same name:
+//
+//	slots, err := semlock.Open("build-jobs", semlock.Semaphore, 4, 4)
+//	if err != nil {
+//		return err
+//	}
+//	if err := slots.Acquire(ctx); err != nil {
+//		return err
+//	}
+//	defer slots.Release()
+//
+// A private set (New) is shared with child processes through its Handle
+// (see the rebuild and spawn packages).
+package semlock

@@ -1,0 +1,135 @@
+package semlock
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (test
+// with errors.Is) and, where the kernel said something, its errno too.
+var (
+	// ErrTooManyReleases: a release would push a semaphore past its max.
+	// The value is unchanged.
+	ErrTooManyReleases = errors.New("released too many times")
+	// ErrNotOwner: Release of a mutex this process does not hold.
+	ErrNotOwner = errors.New("mutex not held by this process")
+	// ErrOwnerDead: the previous holder of a mutex died holding it. The
+	// caller now holds the lock; it should repair the shared state it
+	// guards, then Release as usual.
+	ErrOwnerDead = errors.New("previous owner died holding the mutex")
+	// ErrRemoved: the set was removed from the kernel.
+	ErrRemoved = errors.New("set was removed")
+	// ErrStale: the id now names a different set than the handle's (the
+	// old one was removed and its id reused), or a set that is not ours.
+	ErrStale = errors.New("stale handle: the id names another set")
+	// ErrMismatch: the set exists but does not have what the handle or
+	// the Open call says (kind, max, key, owner, name).
+	ErrMismatch = errors.New("set does not match")
+	// ErrLimit: a kernel limit on semaphore sets was reached.
+	ErrLimit = errors.New("kernel limit on semaphore sets reached")
+	// ErrRange: a value out of range (a Mutex other than 1/1, a value
+	// above its max or MaxValue, an undo counter overflow).
+	ErrRange = errors.New("value out of range")
+	// ErrPermission: the set's mode does not allow this user.
+	ErrPermission = errors.New("permission denied")
+	// ErrName: an invalid set name.
+	ErrName = errors.New("invalid name")
+	// ErrClosed: the SemLock was closed in this process.
+	ErrClosed = errors.New("semlock closed")
+)
+
+// Error is the error type of this package: what was done, to which set,
+// the sentinel it is (Kind), the kernel's errno if any, and a hint.
+type Error struct {
+	Op    string        // "acquire", "open", "attach", ...
+	ID    int           // the set id, -1 if none
+	Kind  error         // one of the sentinels, or nil
+	Errno syscall.Errno // 0 if the kernel was not involved
+	Msg   string        // details and what to do
+}
+
+func (e *Error) Error() string {
+	s := "semlock: " + e.Op
+	if e.ID >= 0 {
+		s += fmt.Sprintf(" set %d", e.ID)
+	}
+	if e.Kind != nil {
+		s += ": " + e.Kind.Error()
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	if e.Errno != 0 {
+		s += fmt.Sprintf(" (%s)", errnoName(e.Errno))
+	}
+	return s
+}
+
+// Unwrap gives the sentinel and the errno, so errors.Is works on both
+// (errors.Is(err, os.ErrPermission) holds for EACCES too).
+func (e *Error) Unwrap() []error {
+	var out []error
+	if e.Kind != nil {
+		out = append(out, e.Kind)
+	}
+	if e.Errno != 0 {
+		out = append(out, e.Errno)
+	}
+	return out
+}
+
+func errnoName(e syscall.Errno) string {
+	switch e {
+	case syscall.EIDRM:
+		return "EIDRM"
+	case syscall.EINVAL:
+		return "EINVAL"
+	case syscall.EACCES:
+		return "EACCES"
+	case syscall.ENOSPC:
+		return "ENOSPC"
+	case syscall.ERANGE:
+		return "ERANGE"
+	case syscall.EAGAIN:
+		return "EAGAIN"
+	case syscall.EEXIST:
+		return "EEXIST"
+	case syscall.ENOENT:
+		return "ENOENT"
+	case syscall.EFBIG:
+		return "EFBIG"
+	case syscall.ENOMEM:
+		return "ENOMEM"
+	case syscall.EPERM:
+		return "EPERM"
+	}
+	return fmt.Sprintf("errno %d: %v", int(e), e)
+}
+
+// sysErr turns a kernel error from op on set id into an *Error with the
+// right sentinel and a hint that says what to do.
+func sysErr(op string, id int, err error) error {
+	errno, ok := err.(syscall.Errno)
+	if !ok {
+		return &Error{Op: op, ID: id, Msg: err.Error()}
+	}
+	e := &Error{Op: op, ID: id, Errno: errno}
+	switch errno {
+	case syscall.EIDRM, syscall.EINVAL:
+		e.Kind = ErrRemoved
+	case syscall.EFBIG:
+		e.Kind, e.Msg = ErrStale, "the id now names a set of another layout"
+	case syscall.EACCES, syscall.EPERM:
+		e.Kind, e.Msg = ErrPermission, "the set belongs to another user or its mode forbids this; see ipcs -s"
+	case syscall.ENOSPC, syscall.ENOMEM:
+		e.Kind, e.Msg = ErrLimit, "too many semaphore sets or semaphores on this machine: see the limits with ipcs -l, and remove orphaned sets with poolrun sem gc"
+	case syscall.ERANGE:
+		e.Kind, e.Msg = ErrRange, "a value or this process's undo counter would pass 32767: use WithoutUndo for a semaphore one process only releases"
+	}
+	return e
+}
+
+func rangeErr(op string, format string, args ...any) error {
+	return &Error{Op: op, ID: -1, Kind: ErrRange, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,81 @@
+package semlock
+
+import (
+	"fmt"
+	"os"
+)
+
+// Kind is what a SemLock is: a counting Semaphore or a Mutex.
+type Kind uint8
+
+const (
+	// Semaphore is a counting semaphore bounded by its max value:
+	// Acquire takes a unit, Release gives one back, and a release past
+	// the max fails with ErrTooManyReleases.
+	Semaphore Kind = 1
+	// Mutex is a non-recursive lock (value 1, max 1) with owner-death
+	// detection: if its holder dies, the next acquirer gets ErrOwnerDead
+	// while holding the lock.
+	Mutex Kind = 2
+)
+
+// String returns "semaphore" or "mutex".
+func (k Kind) String() string {
+	switch k {
+	case Semaphore:
+		return "semaphore"
+	case Mutex:
+		return "mutex"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ParseKind is the inverse of Kind.String.
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "semaphore":
+		return Semaphore, nil
+	case "mutex":
+		return Mutex, nil
+	}
+	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore or mutex)", s)
+}
+
+// MaxValue is the largest value of a SysV semaphore (the kernel's SEMVMX).
+const MaxValue = 32767
+
+// Handle says everything another process needs to attach to a set and to
+// verify that it is the same set: it travels between processes (see the
+// rebuild package). It is a plain value; the zero Handle names no set.
+type Handle struct {
+	Name     string // set name for a named set; "" for a private one
+	Key      int32  // SysV key; 0 (IPC_PRIVATE) for a private set
+	ID       int    // semid
+	Kind     Kind
+	MaxValue int
+	Undo     bool   // whether unit operations use SEM_UNDO
+	Creator  int    // pid of the process that created the set
+	Token    uint32 // 30-bit generation token written at creation
+}
+
+// Option sets a rare setting of New and Open.
+type Option func(*options)
+
+type options struct {
+	mode   os.FileMode
+	noUndo bool
+}
+
+// WithMode sets the permission bits of a set created by New or Open
+// (default 0600: only this user).
+func WithMode(mode os.FileMode) Option {
+	return func(o *options) { o.mode = mode & 0o777 }
+}
+
+// WithoutUndo makes a Semaphore's acquire and release plain, without
+// SEM_UNDO, for signalling between processes (post in one, wait in
+// another). Units then do not come back when a holder dies. It is an
+// error on a Mutex, which always uses undo.
+func WithoutUndo() Option {
+	return func(o *options) { o.noUndo = true }
+}

@@ -1,0 +1,103 @@
+package semlock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Info describes one of this user's poolrun sets, as List reports it.
+type Info struct {
+	Handle              // Name is "" (a set stores a fingerprint of its name, not the name)
+	Named     bool      // created by Open (its key is not IPC_PRIVATE)
+	Value     int       // units available
+	Waiters   int       // threads blocked in Acquire
+	Held      bool      // Mutex: the held mark is set (by a live or a dead holder)
+	LastPID   int       // the last process that acquired or released
+	Created   time.Time // sem_ctime: when the set was created
+	Mode      os.FileMode
+	CreatorUp bool // the creator process is alive (and not a newer process with its pid)
+}
+
+// List returns the poolrun sets of this user, in id order. Sets of other
+// programs or other users, and sets that vanish while being read, are
+// skipped.
+func List() ([]Info, error) {
+	ids, err := listIDs()
+	if err != nil {
+		return nil, fmt.Errorf("semlock: list sets: %w", err)
+	}
+	var out []Info
+	for _, id := range ids {
+		in, err := readSet(id)
+		if err != nil || in.ours("list", id) != nil {
+			continue
+		}
+		ncnt, err := semctl(id, semValue, cmdGETNCNT, 0)
+		if err != nil {
+			continue
+		}
+		last, err := semctl(id, semValue, cmdGETPID, 0)
+		if err != nil {
+			continue
+		}
+		out = append(out, Info{
+			Handle:    in.handle(id),
+			Named:     in.stat.key != 0,
+			Value:     int(in.vals[semValue]),
+			Waiters:   ncnt,
+			Held:      in.vals[semHeld] > 0,
+			LastPID:   last,
+			Created:   in.stat.ctime,
+			Mode:      os.FileMode(in.stat.mode),
+			CreatorUp: processAlive(in.creator, in.stat.ctime),
+		})
+	}
+	return out, nil
+}
+
+// RemoveID removes set id if it is one of this user's poolrun sets (any
+// other set is refused with ErrStale or ErrMismatch, untouched).
+func RemoveID(id int) error {
+	in, err := readSet(id)
+	if err != nil {
+		return sysErr("remove", id, err)
+	}
+	if err := in.ours("remove", id); err != nil {
+		return err
+	}
+	if err := semRemove(id); err != nil {
+		return sysErr("remove", id, err)
+	}
+	return nil
+}
+
+// LookupName returns the handle of the named set without creating it.
+// It fails with an error matching ErrRemoved if there is no such set.
+func LookupName(name string) (Handle, error) {
+	if err := ValidateName(name); err != nil {
+		return Handle{}, err
+	}
+	key, fp := nameKey(os.Geteuid(), name)
+	id, err := semget(key, 0, 0)
+	if err != nil {
+		if errors.Is(err, errNoEnt) {
+			return Handle{}, &Error{Op: "lookup " + name, ID: -1, Kind: ErrRemoved, Msg: "no set of that name"}
+		}
+		return Handle{}, sysErr("lookup "+name, -1, err)
+	}
+	in, err := readSet(id)
+	if err != nil {
+		return Handle{}, sysErr("lookup "+name, id, err)
+	}
+	if err := in.ours("lookup "+name, id); err != nil {
+		return Handle{}, err
+	}
+	if in.fingerprint() != fp {
+		return Handle{}, &Error{Op: "lookup " + name, ID: id, Kind: ErrMismatch, Msg: "the name's key is taken by a set of another name"}
+	}
+	h := in.handle(id)
+	h.Name = name
+	return h, nil
+}

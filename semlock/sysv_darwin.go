@@ -1,0 +1,96 @@
+//go:build darwin
+
+package semlock
+
+import (
+	"encoding/binary"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// semctl commands (darwin values).
+const (
+	cmdGETNCNT = 3
+	cmdGETPID  = 4
+	cmdGETVAL  = 5
+	cmdGETALL  = 6
+	cmdGETZCNT = 7
+	cmdIPCSTAT = unix.IPC_STAT
+	cmdIPCRMID = unix.IPC_RMID
+)
+
+// canAbort is false on darwin: it has no semtimedop, so every wait that
+// can be cancelled or timed polls with IPC_NOWAIT and a growing back-off.
+const canAbort = false
+
+func semget(key int32, nsems, flags int) (int, error) {
+	id, _, e := syscall.Syscall(unix.SYS_SEMGET, uintptr(key), uintptr(nsems), uintptr(flags))
+	if e != 0 {
+		return -1, e
+	}
+	return int(id), nil
+}
+
+func semopNowait(id int, ops []sembuf) error {
+	_, _, e := syscall.Syscall(unix.SYS_SEMOP, uintptr(id), uintptr(unsafe.Pointer(&ops[0])), uintptr(len(ops)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// semopWait blocks without limit when timeout < 0. darwin has no timed
+// semop: callers that need a deadline or cancellation poll instead (see
+// wait.go), so a timeout >= 0 here runs the ops once with IPC_NOWAIT.
+func semopWait(id int, ops []sembuf, timeout time.Duration) error {
+	if timeout >= 0 {
+		var nw [maxOps]sembuf
+		n := copy(nw[:], ops)
+		for i := range nw[:n] {
+			nw[i].flg |= unix.IPC_NOWAIT
+		}
+		return semopNowait(id, nw[:n])
+	}
+	return semopNowait(id, ops)
+}
+
+func semctl(id, num, cmd int, arg uintptr) (int, error) {
+	r, _, e := syscall.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+func semGetAll(id int, vals *[nsems]uint16) error {
+	_, err := semctl(id, 0, cmdGETALL, uintptr(unsafe.Pointer(vals)))
+	return err
+}
+
+// semStat decodes darwin's user64_semid_ds (#pragma pack(4)): ipc_perm
+// {uid, gid, cuid, cgid uint32; mode, seq uint16; key int32} (24 bytes),
+// sem_base int32, sem_nsems uint16 (+2), sem_otime int64, pad, sem_ctime.
+func semStat(id int) (setStat, error) {
+	var buf [256]byte
+	if _, err := semctl(id, 0, cmdIPCSTAT, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
+		return setStat{}, err
+	}
+	le := binary.LittleEndian
+	return setStat{
+		uid:   int(le.Uint32(buf[0:])),
+		cuid:  int(le.Uint32(buf[8:])),
+		mode:  uint32(le.Uint16(buf[16:])) & 0o777,
+		key:   int32(le.Uint32(buf[20:])),
+		nsems: int(le.Uint16(buf[28:])),
+		otime: time.Unix(int64(le.Uint64(buf[32:])), 0),
+		ctime: time.Unix(int64(le.Uint64(buf[44:])), 0),
+	}, nil
+}
+
+func semRemove(id int) error {
+	_, err := semctl(id, 0, cmdIPCRMID, 0)
+	return err
+}

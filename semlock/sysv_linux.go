@@ -1,0 +1,91 @@
+//go:build linux
+
+package semlock
+
+import (
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// semctl commands (Linux values).
+const (
+	cmdGETPID  = 11
+	cmdGETVAL  = 12
+	cmdGETALL  = 13
+	cmdGETNCNT = 14
+	cmdGETZCNT = 15
+	cmdIPCSTAT = unix.IPC_STAT
+	cmdIPCRMID = unix.IPC_RMID
+)
+
+// canAbort reports whether a blocked semop can be woken by raising the
+// abort semaphore. On Linux it can: the kernel re-runs every pending
+// complex op when a value changes and fails those whose IPC_NOWAIT op
+// no longer holds, so a waiter's {abort:0|IPC_NOWAIT} returns EAGAIN.
+const canAbort = true
+
+func semget(key int32, nsems, flags int) (int, error) {
+	id, _, e := unix.RawSyscall(unix.SYS_SEMGET, uintptr(key), uintptr(nsems), uintptr(flags))
+	if e != 0 {
+		return -1, e
+	}
+	return int(id), nil
+}
+
+// semopNowait runs ops that cannot block (every op carries IPC_NOWAIT or
+// only increments), so the raw syscall entry is safe and cheaper.
+func semopNowait(id int, ops []sembuf) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_SEMTIMEDOP, uintptr(id), uintptr(unsafe.Pointer(&ops[0])), uintptr(len(ops)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// semopWait runs ops that may block. If timeout > 0 the kernel gives up
+// after it with EAGAIN; timeout < 0 means no limit. The call goes through
+// the ordinary syscall entry so the Go scheduler hands this thread's P to
+// another thread while it sleeps.
+func semopWait(id int, ops []sembuf, timeout time.Duration) error {
+	var tsp uintptr
+	var ts unix.Timespec
+	if timeout >= 0 {
+		ts = unix.NsecToTimespec(int64(timeout))
+		tsp = uintptr(unsafe.Pointer(&ts))
+	}
+	_, _, e := unix.Syscall6(unix.SYS_SEMTIMEDOP, uintptr(id), uintptr(unsafe.Pointer(&ops[0])), uintptr(len(ops)), tsp, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func semctl(id, num, cmd int, arg uintptr) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+func semGetAll(id int, vals *[nsems]uint16) error {
+	_, err := semctl(id, 0, cmdGETALL, uintptr(unsafe.Pointer(vals)))
+	return err
+}
+
+// semStat reads the set's kernel record (struct semid64_ds) and decodes
+// the fields we use by offset, so no per-arch struct needs to match.
+func semStat(id int) (setStat, error) {
+	var buf [256]byte
+	if _, err := semctl(id, 0, cmdIPCSTAT, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
+		return setStat{}, err
+	}
+	return decodeStat(&buf), nil
+}
+
+func semRemove(id int) error {
+	_, err := semctl(id, 0, cmdIPCRMID, 0)
+	return err
+}
