@@ -103,6 +103,8 @@ func errnoName(e syscall.Errno) string {
 		return "ENOMEM"
 	case syscall.EPERM:
 		return "EPERM"
+	case syscall.E2BIG:
+		return "E2BIG"
 	}
 	return fmt.Sprintf("errno %d: %v", int(e), e)
 }
@@ -124,10 +126,22 @@ func sysErr(op string, id int, err error) error {
 		e.Kind, e.Msg = ErrPermission, "the set belongs to another user or its mode forbids this; see ipcs -s"
 	case syscall.ENOSPC, syscall.ENOMEM:
 		e.Kind, e.Msg = ErrLimit, "too many semaphore sets or semaphores on this machine: see the limits with ipcs -l, and remove orphaned sets with poolrun sem gc"
+	case syscall.E2BIG:
+		e.Kind, e.Msg = ErrLimit, "the kernel allows fewer operations per semop than this package needs (SEMOPM): see ipcs -l"
 	case syscall.ERANGE:
 		e.Kind, e.Msg = ErrRange, "a value or this process's undo counter would pass 32767: use WithoutUndo for a semaphore one process only releases"
 	}
 	return e
+}
+
+// getErr is sysErr for semget, where EINVAL means the kernel refuses a
+// set of nsems semaphores (SEMMSL), not a removed set.
+func getErr(op string, err error) error {
+	if err == syscall.EINVAL {
+		return &Error{Op: op, ID: -1, Kind: ErrLimit, Errno: syscall.EINVAL,
+			Msg: fmt.Sprintf("the kernel refuses a set of %d semaphores (SEMMSL, or an existing set of that key with fewer): see ipcs -l", nsems)}
+	}
+	return sysErr(op, -1, err)
 }
 
 func rangeErr(op string, format string, args ...any) error {

@@ -8,10 +8,10 @@ import "time"
 const (
 	semValue  = 0  // units available
 	semRoom   = 1  // maxvalue - value: a release past the max fails atomically
-	semHeld   = 2  // mutex: 1 while held; survives the holder's death (no undo)
+	semFree   = 2  // mutex: 1 when no holder has marked it; 0 from acquire to release, kept by a dead holder (no undo)
 	semAbort  = 3  // raised briefly to wake a cancelled waiter
 	semTok    = 4  // generation token, 15 bits, never touched after init
-	semCTok   = 5  // 32767 - token: with semTok makes the in-op check exact
+	semCTok   = 5  // 32767 - token: with semMagic, marks our layout
 	semTok2   = 6  // 15 more token bits, checked by Attach
 	semMagic  = 7  // layoutMagic; GETPID names the creating process
 	semConfig = 8  // kind | undo<<4
@@ -21,8 +21,10 @@ const (
 	nsems     = 12
 )
 
-// layoutMagic identifies a poolrun set and its layout version ("PR" + 1).
-const layoutMagic = 0x5201
+// layoutMagic identifies a poolrun set and its layout version ("PR" + 2).
+// It is written last when a set is created, so a set whose magic is in
+// place is fully initialised.
+const layoutMagic = 0x5202
 
 const (
 	flagUndo   = 0x1000 // SEM_UNDO on Linux and darwin
@@ -30,7 +32,12 @@ const (
 )
 
 // maxOps bounds every op array built here, so they live on the stack.
-const maxOps = 8
+// The longest is a cancellable wait: token check (3), abort (1), unit (2).
+// darwin accepts at most 5 ops a semop (MAX_SOPS) and has no abort op.
+const maxOps = 6
+
+// tokOps is how many ops tokenCheck writes.
+const tokOps = 3
 
 // sembuf is struct sembuf: the same layout on Linux and darwin.
 type sembuf struct {
@@ -48,15 +55,16 @@ type setStat struct {
 	otime, ctime time.Time
 }
 
-// tokenCheck writes the four ops that fail with EAGAIN, touching nothing,
-// unless the set's token is exactly tok: semTok >= tok and semCTok >=
-// MaxValue-tok, and our sets keep semTok+semCTok == MaxValue. Every op on
-// an attached set starts with them, so a handle whose semid was reused by
-// a newer set can never change that set.
+// tokenCheck writes the three ops that fail with EAGAIN, touching nothing,
+// unless the set's token semaphore is exactly tok: take tok (fails if the
+// value is lower), test for zero (fails if it was higher), give tok back.
+// The kernel applies the ops of one semop in order to a scratch state
+// (Linux takes its sequential path when a semaphore appears twice; BSD and
+// darwin always work so), so the zero test sees the value less tok. Every
+// op on an attached set starts with them, so a handle whose semid was
+// reused by a newer set can never change that set.
 func tokenCheck(ops []sembuf, tok int16) {
-	ctok := int16(MaxValue) - tok
 	ops[0] = sembuf{semTok, -tok, flagNowait}
-	ops[1] = sembuf{semTok, tok, 0}
-	ops[2] = sembuf{semCTok, -ctok, flagNowait}
-	ops[3] = sembuf{semCTok, ctok, 0}
+	ops[1] = sembuf{semTok, 0, flagNowait}
+	ops[2] = sembuf{semTok, tok, 0}
 }

@@ -47,7 +47,7 @@ func List() ([]Info, error) {
 			Named:     in.stat.key != 0,
 			Value:     int(in.vals[semValue]),
 			Waiters:   ncnt,
-			Held:      in.vals[semHeld] > 0,
+			Held:      in.kind() == Mutex && in.vals[semFree] == 0,
 			LastPID:   last,
 			Created:   in.stat.ctime,
 			Mode:      os.FileMode(in.stat.mode),

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -36,7 +37,7 @@ func New(kind Kind, value, maxValue int, opts ...Option) (*SemLock, error) {
 	}
 	id, err := semget(0, nsems, int(o.mode)|ipcCreat|ipcExcl)
 	if err != nil {
-		return nil, sysErr("new", -1, err)
+		return nil, getErr("new", err)
 	}
 	s, err := initSet(id, Handle{Kind: kind, MaxValue: maxValue, Undo: !o.noUndo}, value, 0)
 	if err != nil {
@@ -74,7 +75,7 @@ func Open(name string, kind Kind, value, maxValue int, opts ...Option) (*SemLock
 			return s, nil
 		}
 		if err != syscall.EEXIST {
-			return nil, sysErr("open "+name, -1, err)
+			return nil, getErr("open "+name, err)
 		}
 		id, err = semget(key, 0, 0)
 		if err == syscall.ENOENT && attempt < 10 {
@@ -124,7 +125,7 @@ func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (option
 
 // initSet writes the initial values of a new set in one semop (never
 // SETVAL, which wipes every process's undo records). Openers of a named set
-// wait for sem_otime != 0, which this semop sets.
+// wait for the layout magic, which goes in last.
 func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
 	var rb [4]byte
 	if _, err := rand.Read(rb[:]); err != nil {
@@ -135,9 +136,14 @@ func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
 	h.ID = id
 	h.Creator = os.Getpid()
 	h.Token = uint32(tok)<<15 | uint32(tok2)
+	free := 0
+	if h.Kind == Mutex {
+		free = 1
+	}
 	vals := [nsems]int{
 		semValue:  value,
 		semRoom:   h.MaxValue - value,
+		semFree:   free,
 		semTok:    tok,
 		semCTok:   MaxValue - tok,
 		semTok2:   tok2,
@@ -147,16 +153,25 @@ func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
 		semName1:  int(fp >> 15),
 		semName2:  int(fp & 0x7fff),
 	}
+	// One semop where the kernel allows it (Linux), else chunks of
+	// maxInitOps (darwin: 5); the magic goes last, so a set whose magic
+	// is in place is complete (openers wait for it).
 	var ops [nsems]sembuf
 	n := 0
 	for i, v := range vals {
-		if v != 0 {
+		if v != 0 && i != semMagic {
 			ops[n] = sembuf{uint16(i), int16(v), 0}
 			n++
 		}
 	}
-	if err := semopNowait(id, ops[:n]); err != nil {
-		return nil, sysErr("new", id, err)
+	ops[n] = sembuf{semMagic, layoutMagic, 0}
+	n++
+	for done := 0; done < n; {
+		end := min(n, done+maxInitOps)
+		if err := semopNowait(id, ops[done:end]); err != nil {
+			return nil, sysErr("new", id, err)
+		}
+		done = end
 	}
 	return fromHandle(h), nil
 }
@@ -178,27 +193,24 @@ func fromHandle(h Handle) *SemLock {
 }
 
 // openExisting attaches to the named set id after waiting for its
-// creator to initialise it.
+// creator to initialise it: the creator writes the layout magic last.
 func openExisting(id int, name string, key int32, fp uint32, kind Kind) (*SemLock, error) {
 	op := "open " + name
 	deadline := time.Now().Add(5 * time.Second)
+	var info setInfo
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
-		st, err := semStat(id)
-		if err != nil {
+		var err error
+		if info, err = readSet(id); err != nil {
 			return nil, sysErr(op, id, err)
 		}
-		if !st.otime.IsZero() && st.otime.Unix() != 0 {
-			break
+		if info.stat.nsems != nsems || info.vals[semMagic] != 0 {
+			break // not ours, or initialised: ours() tells
 		}
 		if time.Now().After(deadline) {
 			return nil, &Error{Op: op, ID: id, Kind: ErrStale,
-				Msg: "the set was never initialised (its creator died while creating it?): remove it with poolrun sem rm " + fmt.Sprint(id)}
+				Msg: fmt.Sprintf("the set was never initialised (its creator died while creating it?): remove it with poolrun sem rm %d", id)}
 		}
 		time.Sleep(pause)
-	}
-	info, err := readSet(id)
-	if err != nil {
-		return nil, sysErr(op, id, err)
 	}
 	if err := info.ours(op, id); err != nil {
 		return nil, err
@@ -273,8 +285,8 @@ func (in *setInfo) handle(id int) Handle {
 // is the handle's but the handle's fields disagree with it.
 func Attach(h Handle) (*SemLock, error) {
 	const op = "attach"
-	if h.ID < 0 {
-		return nil, rangeErr(op, "negative set id %d", h.ID)
+	if h.ID < 0 || h.ID > math.MaxInt32 {
+		return nil, rangeErr(op, "set id %d outside 0..%d", h.ID, math.MaxInt32)
 	}
 	if h.Kind != Semaphore && h.Kind != Mutex {
 		return nil, rangeErr(op, "unknown kind %d", h.Kind)
@@ -408,41 +420,54 @@ func (s *SemLock) TryAcquire() (bool, error) {
 	}
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
-	n := 4 + s.acquireOps(ops[4:], flagNowait)
-	err := semopNowait(s.h.ID, ops[:n])
-	if err == nil {
-		s.held.Add(1)
-		return true, nil
-	}
-	if err != syscall.EAGAIN {
-		return false, sysErr("try-acquire", s.h.ID, err)
-	}
-	v, verr := s.values("try-acquire")
-	if verr != nil {
-		return false, verr
-	}
-	if s.h.Kind == Mutex && v[semHeld] > 0 && v[semValue] > 0 {
-		n := 4 + s.recoverOps(ops[4:], flagNowait)
-		if err := semopNowait(s.h.ID, ops[:n]); err == nil {
+	// A few rounds at most: between a failed op and the read of the values
+	// another process may release, or recover a dead owner's mutex.
+	for range 3 {
+		n := tokOps + s.acquireOps(ops[tokOps:], flagNowait)
+		err := semopNowait(s.h.ID, ops[:n])
+		if err == nil {
 			s.held.Add(1)
-			return true, s.ownerDead("try-acquire")
+			return true, nil
+		}
+		if err != syscall.EAGAIN {
+			return false, sysErr("try-acquire", s.h.ID, err)
+		}
+		v, verr := s.values("try-acquire")
+		if verr != nil {
+			return false, verr
+		}
+		if v[semValue] == 0 {
+			return false, nil
+		}
+		if s.ownerDied(v) {
+			n := tokOps + s.recoverOps(ops[tokOps:], flagNowait)
+			if err := semopNowait(s.h.ID, ops[:n]); err == nil {
+				s.held.Add(1)
+				return true, s.ownerDead("try-acquire")
+			}
 		}
 	}
 	return false, nil
+}
+
+// ownerDied reports whether v is the state a mutex holder leaves when it
+// dies holding the lock: undo gave the unit back, the mark stayed.
+func (s *SemLock) ownerDied(v *[nsems]uint16) bool {
+	return s.h.Kind == Mutex && v[semValue] > 0 && v[semFree] == 0
 }
 
 // acquireOps writes the ops that take a unit after the token check;
 // extra is or-ed into the value op's flags (IPC_NOWAIT for a try).
 func (s *SemLock) acquireOps(ops []sembuf, extra int16) int {
 	if s.h.Kind == Mutex {
-		// The mark test goes after the value op: the kernel stops at the
-		// first op that cannot proceed, so a waiter sleeps on the value
-		// and, once it can take it, fails with EAGAIN if the mark says
-		// the last holder never released.
+		// The mark goes after the value op: the kernel stops at the first
+		// op that cannot proceed, so a waiter sleeps on the value and,
+		// once it can take it, fails with EAGAIN if the mark says the
+		// last holder never released. The mark has no undo: it outlives
+		// a holder that dies.
 		ops[0] = sembuf{semValue, -1, flagUndo | extra}
-		ops[1] = sembuf{semHeld, 0, flagNowait}
-		ops[2] = sembuf{semHeld, 1, 0}
-		return 3
+		ops[1] = sembuf{semFree, -1, flagNowait}
+		return 2
 	}
 	ops[0] = sembuf{semValue, -1, s.unit | extra}
 	ops[1] = sembuf{semRoom, 1, s.unit}
@@ -450,12 +475,12 @@ func (s *SemLock) acquireOps(ops []sembuf, extra int16) int {
 }
 
 // recoverOps takes a mutex whose holder died: the value came back by undo
-// but the mark stayed, and this op requires the mark.
+// but the mark stayed, and this op requires the mark (it fails with
+// EAGAIN if someone else recovered and released meanwhile).
 func (s *SemLock) recoverOps(ops []sembuf, extra int16) int {
 	ops[0] = sembuf{semValue, -1, flagUndo | extra}
-	ops[1] = sembuf{semHeld, -1, flagNowait}
-	ops[2] = sembuf{semHeld, 1, 0}
-	return 3
+	ops[1] = sembuf{semFree, 0, flagNowait}
+	return 2
 }
 
 func (s *SemLock) ownerDead(op string) error {
@@ -473,18 +498,20 @@ func (s *SemLock) Release() error {
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
 	if s.h.Kind == Mutex {
+		// Ownership is this process's: a unit taken with undo must be
+		// given back by the process that took it.
 		if s.held.Load() <= 0 {
-			return &Error{Op: "release", ID: s.h.ID, Kind: ErrNotOwner}
+			return &Error{Op: "release", ID: s.h.ID, Kind: ErrNotOwner, Msg: "this process does not hold it"}
 		}
 		// One semop: split in two, a blocked waiter could see the value
 		// up while the mark is still set, and take it for a dead owner.
-		ops[4] = sembuf{semHeld, -1, flagNowait}
-		ops[5] = sembuf{semValue, 1, flagUndo}
+		ops[tokOps] = sembuf{semFree, 1, 0}
+		ops[tokOps+1] = sembuf{semValue, 1, flagUndo}
 	} else {
-		ops[4] = sembuf{semRoom, -1, flagNowait | s.unit}
-		ops[5] = sembuf{semValue, 1, s.unit}
+		ops[tokOps] = sembuf{semRoom, -1, flagNowait | s.unit}
+		ops[tokOps+1] = sembuf{semValue, 1, s.unit}
 	}
-	err := semopNowait(s.h.ID, ops[:6])
+	err := semopNowait(s.h.ID, ops[:tokOps+2])
 	if err == nil {
 		if s.h.Kind == Mutex {
 			s.held.Add(-1)
@@ -496,9 +523,6 @@ func (s *SemLock) Release() error {
 	}
 	if _, verr := s.values("release"); verr != nil {
 		return verr
-	}
-	if s.h.Kind == Mutex {
-		return &Error{Op: "release", ID: s.h.ID, Kind: ErrNotOwner, Msg: "the mutex is not held"}
 	}
 	return &Error{Op: "release", ID: s.h.ID, Kind: ErrTooManyReleases, Msg: fmt.Sprintf("the value is at its max %d", s.h.MaxValue)}
 }

@@ -94,3 +94,7 @@ func semRemove(id int) error {
 	_, err := semctl(id, 0, cmdIPCRMID, 0)
 	return err
 }
+
+// maxInitOps is how many ops initSet puts in one semop: darwin accepts at
+// most 5 (MAX_SOPS).
+const maxInitOps = 5

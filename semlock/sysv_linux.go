@@ -89,3 +89,6 @@ func semRemove(id int) error {
 	_, err := semctl(id, 0, cmdIPCRMID, 0)
 	return err
 }
+
+// maxInitOps is how many ops initSet puts in one semop: all of them.
+const maxInitOps = nsems

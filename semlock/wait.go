@@ -33,7 +33,7 @@ func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool
 	}
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
-	base := 4
+	base := tokOps
 	if ack != nil {
 		ops[base] = sembuf{semAbort, 0, flagNowait}
 		base++
@@ -83,7 +83,7 @@ func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool
 		if err != nil {
 			return err
 		}
-		recovering = s.h.Kind == Mutex && v[semHeld] > 0 && v[semValue] > 0
+		recovering = s.ownerDied(v)
 		switch {
 		case recovering:
 		case v[semAbort] > 0:
@@ -106,14 +106,14 @@ func (s *SemLock) abortWaiter(ack <-chan struct{}) {
 		return
 	default:
 	}
-	var ops [5]sembuf
+	var ops [tokOps + 1]sembuf
 	tokenCheck(ops[:], s.tok)
-	ops[4] = sembuf{semAbort, 1, flagUndo}
+	ops[tokOps] = sembuf{semAbort, 1, flagUndo}
 	if semopNowait(s.h.ID, ops[:]) != nil {
 		return // removed or stale: the waiter fails by itself
 	}
 	<-ack
-	ops[4] = sembuf{semAbort, -1, flagUndo | flagNowait}
+	ops[tokOps] = sembuf{semAbort, -1, flagUndo | flagNowait}
 	semopNowait(s.h.ID, ops[:])
 }
 
