@@ -6,8 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
