@@ -1,0 +1,375 @@
+package spawn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/rebuild"
+	"github.com/poolrun/poolrun/semlock"
+)
+
+// DefaultWaitDelay is the grace between SIGTERM and SIGKILL when
+// Cmd.WaitDelay is 0.
+const DefaultWaitDelay = 5 * time.Second
+
+// HandshakeTimeout bounds how long Start waits for a re-exec'd worker to
+// reach Dispatch.
+var HandshakeTimeout = 30 * time.Second
+
+// Cmd is a child process, like os/exec.Cmd: set the fields, then Start
+// and Wait, or Run. The child runs in its own process group (its pgid is
+// its pid), dies with this process (PDEATHSIG on Linux, a parent watch in
+// re-exec'd workers elsewhere), and its group is registered with this
+// process's tracker, which kills what is left of it if this process dies.
+type Cmd struct {
+	Path       string    // the program; Command resolves it with exec.LookPath
+	Args       []string  // argv, Args[0] included
+	Env        []string  // nil: this process's environment
+	Dir        string    // "" : this process's directory
+	Stdin      io.Reader // nil: /dev/null
+	Stdout     io.Writer // nil: /dev/null
+	Stderr     io.Writer // nil: forwarded to Logger if set, else /dev/null
+	ExtraFiles []*os.File
+
+	// Name is the child's name in logs and errors (default: the role, or
+	// the base of Path).
+	Name string
+	// Locks are shared with the child through rebuild.EnvVar, added to
+	// the handles already in Env (or this process's environment).
+	Locks map[string]*semlock.SemLock
+	// Logger, when Stderr is nil, receives the child's stderr line by
+	// line under Name; hclog JSON lines keep their level.
+	Logger hclog.Logger
+	// WaitDelay is the grace between SIGTERM to the group and SIGKILL,
+	// when ctx is done or on Stop (0: DefaultWaitDelay). After the child
+	// exits, its stdio pipes are also closed after WaitDelay if a
+	// grandchild still holds them.
+	WaitDelay time.Duration
+
+	Process      *os.Process      // set by Start
+	ProcessState *os.ProcessState // set by Wait
+
+	ctx     context.Context
+	role    string
+	lookErr error
+
+	inner    *exec.Cmd
+	logw     *lineLogger
+	done     chan struct{} // closed once the child is reaped
+	waitErr  error
+	waited   atomic.Bool
+	ctxDone  atomic.Bool // ctx ended before the child did
+	stopOnce sync.Mutex
+}
+
+// Command returns a Cmd that runs the program name with args. If name
+// has no path separator it is looked up in PATH. When ctx is done the
+// child's group gets SIGTERM, then SIGKILL after WaitDelay. ctx must not
+// be nil.
+func Command(ctx context.Context, name string, args ...string) *Cmd {
+	if ctx == nil {
+		panic("spawn: nil Context")
+	}
+	c := &Cmd{Path: name, Args: append([]string{name}, args...), ctx: ctx}
+	if !strings.Contains(name, "/") {
+		if p, err := exec.LookPath(name); err != nil {
+			c.lookErr = err
+		} else {
+			c.Path = p
+		}
+	}
+	return c
+}
+
+// Worker returns a Cmd that re-execs this binary (os.Executable) as role:
+// in the child, Dispatch runs the role's main. Start returns once the
+// child has reached Dispatch; a binary that does not call Dispatch, or a
+// role it does not register, is an error, never a second run of main.
+func Worker(ctx context.Context, role string, args ...string) *Cmd {
+	if ctx == nil {
+		panic("spawn: nil Context")
+	}
+	exe, err := os.Executable()
+	c := &Cmd{Path: exe, Args: append([]string{os.Args[0]}, args...), ctx: ctx, role: role, Name: role}
+	if err != nil {
+		c.lookErr = fmt.Errorf("spawn: cannot find this binary to re-exec it: %w", err)
+	}
+	return c
+}
+
+func (c *Cmd) name() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	if c.role != "" {
+		return c.role
+	}
+	return filepath.Base(c.Path)
+}
+
+func (c *Cmd) waitDelay() time.Duration {
+	if c.WaitDelay > 0 {
+		return c.WaitDelay
+	}
+	return DefaultWaitDelay
+}
+
+// Start starts the child and returns without waiting for it to exit. For
+// a Worker it returns once the child has reached Dispatch.
+func (c *Cmd) Start() error {
+	if c.inner != nil {
+		return fmt.Errorf("spawn: %s: already started", c.name())
+	}
+	if c.lookErr != nil {
+		return fmt.Errorf("spawn: %s: %w", c.name(), c.lookErr)
+	}
+	if c.ctx == nil {
+		c.ctx = context.Background()
+	}
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	if c.role != "" {
+		if err := checkDispatch(); err != nil {
+			return err
+		}
+	}
+	env, err := c.environ()
+	if err != nil {
+		return err
+	}
+	inner := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Dir: c.Dir,
+		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		ExtraFiles: c.ExtraFiles, WaitDelay: c.waitDelay(),
+		SysProcAttr: sysProcAttr(true)}
+	if len(inner.Args) == 0 {
+		inner.Args = []string{c.Path}
+	}
+	if c.Stderr == nil && c.Logger != nil {
+		c.logw = newLineLogger(c.Logger.Named(c.name()))
+		inner.Stderr = c.logw
+	}
+	var syncR, syncW *os.File
+	if c.role != "" {
+		if syncR, syncW, err = os.Pipe(); err != nil {
+			return fmt.Errorf("spawn: %s: %w", c.name(), err)
+		}
+		defer syncR.Close()
+		inner.ExtraFiles = append(append([]*os.File(nil), c.ExtraFiles...), syncW)
+		inner.Env = append(inner.Env,
+			envRole+"="+c.role,
+			envSync+"="+strconv.Itoa(2+len(inner.ExtraFiles)),
+			envParent+"="+strconv.Itoa(os.Getpid()))
+	}
+	onForkThread(func() { err = inner.Start() })
+	if syncW != nil {
+		syncW.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("spawn: %s: %w", c.name(), err)
+	}
+	c.inner, c.Process = inner, inner.Process
+	c.done = make(chan struct{})
+	pgid := inner.Process.Pid
+	trackGroup(pgid)
+	go c.reap(pgid)
+	if c.ctx.Done() != nil {
+		go func() {
+			select {
+			case <-c.ctx.Done():
+				c.ctxDone.Store(true)
+				c.Stop()
+			case <-c.done:
+			}
+		}()
+	}
+	if syncR != nil {
+		if err := c.handshake(syncR); err != nil {
+			c.kill()
+			<-c.done
+			c.waited.Store(true)
+			return err
+		}
+	}
+	return nil
+}
+
+// environ is the child's environment: Env (or ours) without our marker
+// variables, and with Locks merged into rebuild.EnvVar.
+func (c *Cmd) environ() ([]string, error) {
+	base := c.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	env := make([]string, 0, len(base)+4)
+	inherited := ""
+	for _, kv := range base {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case envRole, envSync, envParent:
+			continue
+		case rebuild.EnvVar:
+			if len(c.Locks) > 0 {
+				inherited = v
+				continue
+			}
+		}
+		env = append(env, kv)
+	}
+	if len(c.Locks) == 0 {
+		return env, nil
+	}
+	hs := map[string]semlock.Handle{}
+	if inherited != "" {
+		if old, err := rebuild.Decode(inherited); err == nil {
+			hs = old
+		}
+	}
+	for name, l := range c.Locks {
+		if l == nil {
+			return nil, fmt.Errorf("spawn: %s: Locks[%q] is nil", c.name(), name)
+		}
+		hs[name] = l.Handle()
+	}
+	v, err := rebuild.Encode(hs)
+	if err != nil {
+		return nil, fmt.Errorf("spawn: %s: Locks: %w", c.name(), err)
+	}
+	return append(env, rebuild.EnvVar+"="+v), nil
+}
+
+// handshake waits for the child's Dispatch to say "ok".
+func (c *Cmd) handshake(r *os.File) error {
+	r.SetReadDeadline(time.Now().Add(HandshakeTimeout))
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if err == nil && line == "ok" {
+		return nil
+	}
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return fmt.Errorf("spawn: worker %q: %s", c.role, msg)
+	}
+	why := "it exited"
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		why = fmt.Sprintf("it did not within %v and was killed", HandshakeTimeout)
+	}
+	return fmt.Errorf("spawn: worker %q: %s never reached spawn.Dispatch (%s): %w", c.role, c.Path, why, ErrNoDispatch)
+}
+
+func (c *Cmd) reap(pgid int) {
+	err := c.inner.Wait()
+	c.ProcessState = c.inner.ProcessState
+	untrackGroup(pgid)
+	if c.logw != nil {
+		c.logw.Flush()
+	}
+	c.waitErr = err
+	close(c.done)
+}
+
+// Wait waits for the child to exit (and its stdio to be copied) and
+// returns its status like os/exec: nil, an *exec.ExitError, or an I/O
+// error. If ctx ended first, the error also wraps ctx.Err().
+func (c *Cmd) Wait() error {
+	if c.inner == nil {
+		return fmt.Errorf("spawn: %s: not started", c.name())
+	}
+	if c.waited.Swap(true) {
+		return fmt.Errorf("spawn: %s: Wait was already called", c.name())
+	}
+	<-c.done
+	err := c.waitErr
+	if c.ctxDone.Load() {
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", c.ctx.Err(), err)
+	}
+	return err
+}
+
+// Run starts the child and waits for it.
+func (c *Cmd) Run() error {
+	if err := c.Start(); err != nil {
+		return err
+	}
+	return c.Wait()
+}
+
+// Output runs the child and returns its standard output.
+func (c *Cmd) Output() ([]byte, error) {
+	if c.Stdout != nil {
+		return nil, fmt.Errorf("spawn: %s: Stdout already set", c.name())
+	}
+	var b bytes.Buffer
+	c.Stdout = &b
+	err := c.Run()
+	return b.Bytes(), err
+}
+
+// Stop ends the child's process group: SIGTERM, then SIGKILL if the
+// child has not exited after WaitDelay. It returns once the child has
+// exited. It is safe to call concurrently with Wait and with itself, and
+// a no-op once the child has exited.
+func (c *Cmd) Stop() error {
+	if c.inner == nil {
+		return fmt.Errorf("spawn: %s: not started", c.name())
+	}
+	c.stopOnce.Lock()
+	defer c.stopOnce.Unlock()
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	pgid := c.Process.Pid
+	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("spawn: %s: stop: %w", c.name(), err)
+	}
+	t := time.NewTimer(c.waitDelay())
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return nil
+	case <-t.C:
+	}
+	c.kill()
+	<-c.done
+	return nil
+}
+
+// kill sends SIGKILL to the child's group unless it was reaped.
+func (c *Cmd) kill() {
+	select {
+	case <-c.done:
+	default:
+		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Pgid returns the child's process group id (its pid), 0 before Start.
+func (c *Cmd) Pgid() int {
+	if c.Process == nil {
+		return 0
+	}
+	return c.Process.Pid
+}
+
+// String returns the command line, for logs.
+func (c *Cmd) String() string {
+	return strings.Join(c.Args, " ")
+}

@@ -1,0 +1,238 @@
+package spawn_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/rebuild"
+	"github.com/poolrun/poolrun/semlock"
+	"github.com/poolrun/poolrun/spawn"
+)
+
+// Modes of the test binary besides running the tests, chosen by env.
+const (
+	bareEnv       = "SPAWN_TEST_BARE"       // exit at once (the bare fork/exec benchmark)
+	noDispatchEnv = "SPAWN_TEST_NODISPATCH" // a main that never calls Dispatch
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(bareEnv) != "" {
+		os.Exit(0)
+	}
+	if os.Getenv(noDispatchEnv) != "" {
+		noDispatchMain()
+		return
+	}
+	spawn.Register("share", shareRole)
+	spawn.Register("attach", attachRole)
+	spawn.Register("sleeper", sleeperRole)
+	spawn.Register("parent", parentRole)
+	spawn.Register("stubborn", stubbornRole)
+	spawn.Register("logger", loggerRole)
+	spawn.Register("fail", func(context.Context) error { return fmt.Errorf("failed on purpose") })
+	spawn.Dispatch()
+	os.Exit(m.Run())
+}
+
+// noDispatchMain is a main that forgot spawn.Dispatch and tries to start
+// a worker: it must get ErrNoDispatch, not a copy of itself.
+func noDispatchMain() {
+	err := spawn.Worker(context.Background(), "sleeper").Start()
+	fmt.Printf("main ran; worker: %v\n", err)
+	os.Exit(0)
+}
+
+// shareRole reports what it sees of the parent's sets and changes them.
+func shareRole(ctx context.Context) error {
+	set, err := rebuild.FromEnv()
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	slots, _ := set.Lookup("slots")
+	lock, _ := set.Lookup("lock")
+	if slots == nil || lock == nil {
+		return fmt.Errorf("got %v", set.Names())
+	}
+	v, err := slots.Value()
+	if err != nil {
+		return err
+	}
+	took, err := lock.TryAcquire()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if err := slots.Acquire(ctx); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("role=%s value=%d lock-taken=%v\n", spawn.Role(), v, took)
+	return nil
+}
+
+// attachRole reattaches its handles and exits: the benchmark's worker.
+func attachRole(ctx context.Context) error {
+	set, err := rebuild.FromEnv()
+	if err != nil {
+		return err
+	}
+	return set.Close()
+}
+
+// sleeperRole attaches, starts a grandchild in its process group, prints
+// the grandchild's pid and waits to be killed.
+func sleeperRole(ctx context.Context) error {
+	set, err := rebuild.FromEnv()
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	gc := exec.Command("sleep", "1000")
+	if err := gc.Start(); err != nil {
+		return err
+	}
+	fmt.Println(gc.Process.Pid)
+	<-ctx.Done()
+	return nil
+}
+
+// stubbornRole ignores SIGTERM, starts a grandchild that does too, and
+// prints its pid.
+func stubbornRole(ctx context.Context) error {
+	signal.Ignore(syscall.SIGTERM)
+	gc := exec.Command("sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+	if err := gc.Start(); err != nil {
+		return err
+	}
+	fmt.Println(gc.Process.Pid)
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// loggerRole writes to stderr what the parent's logger must sort out.
+func loggerRole(ctx context.Context) error {
+	l := hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Trace})
+	l.Warn("disk almost full", "free", 3)
+	l.Debug("detail")
+	fmt.Fprintln(os.Stderr, "plain line")
+	fmt.Fprint(os.Stderr, "last words without newline")
+	return nil
+}
+
+// parentRole creates 3 tracked private sets and 4 sleeper workers that
+// share them, prints what it made, and waits to be killed.
+func parentRole(ctx context.Context) error {
+	locks := map[string]*semlock.SemLock{}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		s, err := spawn.NewTracked(semlock.Semaphore, 1, 1)
+		if err != nil {
+			return err
+		}
+		locks[fmt.Sprint("s", i)] = s
+		ids = append(ids, strconv.Itoa(s.ID()))
+	}
+	type result struct {
+		pid, gc int
+		err     error
+	}
+	results := make(chan result)
+	for i := 0; i < 4; i++ {
+		go func() {
+			r, w, err := os.Pipe()
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer r.Close()
+			c := spawn.Worker(ctx, "sleeper")
+			c.Locks, c.Stdout, c.Stderr = locks, w, os.Stderr
+			err = c.Start()
+			w.Close()
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			line, err := bufio.NewReader(r).ReadString('\n')
+			gc, _ := strconv.Atoi(strings.TrimSpace(line))
+			results <- result{c.Process.Pid, gc, err}
+		}()
+	}
+	var pids []string
+	for i := 0; i < 4; i++ {
+		r := <-results
+		if r.err != nil {
+			return r.err
+		}
+		pids = append(pids, strconv.Itoa(r.pid), strconv.Itoa(r.gc))
+	}
+	fmt.Printf("tracker=%d sets=%s pids=%s\n", spawn.TrackerPid(), strings.Join(ids, ","), strings.Join(pids, ","))
+	<-ctx.Done()
+	return nil
+}
+
+// hclogLines parses JSON log output into its records.
+func hclogLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}
+
+// gone waits until none of pids runs (zombies count as gone), up to limit.
+func gone(pids []int, limit time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	for {
+		alive := false
+		for _, p := range pids {
+			if _, ok := semlock.ProcessStart(p); ok {
+				alive = true
+				break
+			}
+		}
+		if !alive {
+			return time.Since(start), true
+		}
+		if time.Since(start) > limit {
+			return time.Since(start), false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// kernelSets reads the semids in the kernel's list.
+func kernelSets(t testing.TB) map[int]bool {
+	b, err := os.ReadFile("/proc/sysvipc/sem")
+	if err != nil {
+		t.Skipf("no /proc/sysvipc/sem: %v", err)
+	}
+	ids := map[int]bool{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		fs := strings.Fields(line)
+		if len(fs) > 1 {
+			if id, err := strconv.Atoi(fs[1]); err == nil {
+				ids[id] = true
+			}
+		}
+	}
+	return ids
+}

@@ -1,0 +1,250 @@
+package spawn_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/internal/leakcheck"
+	"github.com/poolrun/poolrun/rebuild"
+	"github.com/poolrun/poolrun/semlock"
+	"github.com/poolrun/poolrun/spawn"
+)
+
+// TestWorkerSharesLocks: a re-exec'd worker reattaches the parent's sets
+// from its environment; each side sees the other's changes.
+func TestWorkerSharesLocks(t *testing.T) {
+	leakcheck.Check(t)
+	slots, err := spawn.NewTracked(semlock.Semaphore, 2, 4, semlock.WithoutUndo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spawn.RemoveTracked(slots)
+	lock, err := spawn.NewTracked(semlock.Mutex, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spawn.RemoveTracked(lock)
+	if err := slots.Release(); err != nil { // 3, before the child starts
+		t.Fatal(err)
+	}
+	if err := lock.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	c := spawn.Worker(context.Background(), "share")
+	c.Locks = map[string]*semlock.SemLock{"slots": slots, "lock": lock}
+	c.Stderr = os.Stderr
+	out, err := c.Output()
+	if c.Process != nil {
+		leakcheck.Track(c.Process.Pid)
+	}
+	if err != nil {
+		t.Fatalf("worker: %v: %s", err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), "role=share value=3 lock-taken=false"; got != want {
+		t.Fatalf("worker saw %q, want %q", got, want)
+	}
+	if v, err := slots.Value(); err != nil || v != 1 {
+		t.Fatalf("after the worker took 2 the parent sees %d, %v; want 1", v, err)
+	}
+	if c.ProcessState == nil || !c.ProcessState.Success() {
+		t.Fatalf("ProcessState %v", c.ProcessState)
+	}
+}
+
+// TestCommandEnv: any command gets the handles, merged with what its
+// environment had, and none of spawn's private variables.
+func TestCommandEnv(t *testing.T) {
+	leakcheck.Check(t)
+	s, err := spawn.NewTracked(semlock.Semaphore, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spawn.RemoveTracked(s)
+	inherited := semlock.Handle{ID: 1, Kind: semlock.Mutex, MaxValue: 1, Undo: true, Creator: 1, Token: 5}
+	old, _ := rebuild.Encode(map[string]semlock.Handle{"outer": inherited})
+	c := spawn.Command(context.Background(), "sh", "-c", "env | grep ^POOLRUN_ | sort")
+	c.Env = append(os.Environ(), rebuild.EnvVar+"="+old, "POOLRUN_SPAWN_ROLE=evil")
+	c.Locks = map[string]*semlock.SemLock{"mine": s}
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want, _ := rebuild.Encode(map[string]semlock.Handle{"outer": inherited, "mine": s.Handle()})
+	if got := strings.TrimSpace(string(out)); got != rebuild.EnvVar+"="+want {
+		t.Fatalf("child env:\n%s\nwant %s=%s", got, rebuild.EnvVar, want)
+	}
+	if c.Pgid() != c.Process.Pid {
+		t.Fatalf("Pgid %d, pid %d", c.Pgid(), c.Process.Pid)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	if err := spawn.Command(context.Background(), "no-such-program-poolrun").Run(); !errors.Is(err, exec.ErrNotFound) {
+		t.Fatalf("missing program: %v", err)
+	}
+	err := spawn.Command(context.Background(), "sh", "-c", "exit 3").Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit 3: %v", err)
+	}
+	err = spawn.Worker(context.Background(), "nope").Start()
+	if err == nil || !strings.Contains(err.Error(), `role "nope" is not registered`) {
+		t.Fatalf("unknown role: %v", err)
+	}
+	c := spawn.Worker(context.Background(), "fail")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "fail: failed on purpose") {
+		t.Fatalf("failing role: %v, stderr %q", err, stderr.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := spawn.Command(ctx, "true").Start(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with a done ctx: %v", err)
+	}
+}
+
+// TestNoDispatch: a binary that never calls Dispatch cannot start workers
+// (no second run of main), and a worker whose binary does not reach
+// Dispatch is reported as such.
+func TestNoDispatch(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), noDispatchEnv+"=1")
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "main ran; worker: spawn: this binary does not call spawn.Dispatch()") || strings.Count(string(out), "main ran") != 1 {
+		t.Fatalf("binary without Dispatch: %v: %q", err, out)
+	}
+	c := spawn.Worker(context.Background(), "sleeper")
+	c.Env = append(os.Environ(), noDispatchEnv+"=1") // the child skips Dispatch
+	err = c.Start()
+	if !errors.Is(err, spawn.ErrNoDispatch) || !strings.Contains(err.Error(), "never reached spawn.Dispatch") {
+		t.Fatalf("worker that skips Dispatch: %v", err)
+	}
+}
+
+// TestStop: SIGTERM to the group, then SIGKILL after WaitDelay for a
+// child that ignores it; its grandchild goes with it.
+func TestStop(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := spawn.Worker(context.Background(), "stubborn")
+	c.Stdout, c.Stderr, c.WaitDelay = w, os.Stderr, 200*time.Millisecond
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	gc, _ := strconv.Atoi(strings.TrimSpace(line))
+	done := make(chan error)
+	go func() { done <- c.Wait() }() // Stop is safe concurrently with Wait
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	if c.ProcessState == nil || c.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("stubborn child: %v (%v), want killed by SIGKILL", err, c.ProcessState)
+	}
+	if _, ok := gone([]int{gc}, 10*time.Second); !ok {
+		t.Fatalf("grandchild %d survived the group kill", gc)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+// TestContextCancel: cancelling ctx stops the child's group with SIGTERM.
+func TestContextCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := spawn.Command(ctx, "sleep", "1000")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	err := c.Wait()
+	var ee *exec.ExitError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Fatalf("Wait after cancel: %v", err)
+	}
+}
+
+// TestLogger: a child's stderr reaches the logger line by line under its
+// name; hclog JSON lines keep their level and fields.
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true, Level: hclog.Trace, Name: "test"})
+	c := spawn.Worker(context.Background(), "logger")
+	c.Logger = log
+	c.Name = "w1"
+	if err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	recs := hclogLines(t, buf.String())
+	type rec struct{ level, module, msg string }
+	var got []rec
+	for _, r := range recs {
+		got = append(got, rec{r["@level"].(string), r["@module"].(string), r["@message"].(string)})
+	}
+	want := []rec{
+		{"warn", "test.w1", "disk almost full"},
+		{"debug", "test.w1", "detail"},
+		{"info", "test.w1", "plain line"},
+		{"info", "test.w1", "last words without newline"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d records %v, want %v", len(got), got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("record %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	if recs[0]["free"] != float64(3) {
+		t.Errorf("field free lost: %v", recs[0])
+	}
+}
+
+func TestTrack(t *testing.T) {
+	leakcheck.Check(t)
+	s, err := spawn.NewTracked(semlock.Semaphore, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spawn.TrackerPid() == 0 {
+		t.Fatal("no tracker after NewTracked")
+	}
+	if err := spawn.Untrack(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := spawn.Untrack(s); err != nil { // not tracked: no-op
+		t.Fatal(err)
+	}
+	if err := spawn.Track(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := spawn.RemoveTracked(s); err != nil {
+		t.Fatal(err)
+	}
+	name := "spawn-test-" + strconv.Itoa(os.Getpid())
+	named, err := semlock.Open(name, semlock.Semaphore, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer named.Remove()
+	if err := spawn.Track(named); err != nil { // named: never tracked
+		t.Fatal(err)
+	}
+}

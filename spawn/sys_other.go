@@ -1,0 +1,37 @@
+//go:build !linux
+
+package spawn
+
+import (
+	"os"
+	"syscall"
+	"time"
+)
+
+// sysProcAttr puts the child in its own process group. Without
+// PDEATHSIG, a re-exec'd worker watches its parent itself (watchParent);
+// a plain command does not die with its parent on this platform, but the
+// tracker kills its process group.
+func sysProcAttr(dieWithParent bool) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// watchParent kills this process's group when its parent pid changes
+// (the parent died and this process was re-parented).
+func watchParent(pid int) {
+	if pid <= 0 {
+		return
+	}
+	check := func() {
+		if os.Getppid() != pid {
+			syscall.Kill(0, syscall.SIGKILL)
+			os.Exit(1)
+		}
+	}
+	check()
+	go func() {
+		for range time.Tick(250 * time.Millisecond) {
+			check()
+		}
+	}()
+}

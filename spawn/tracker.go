@@ -1,0 +1,325 @@
+package spawn
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/poolrun/poolrun/rebuild"
+	"github.com/poolrun/poolrun/semlock"
+)
+
+// The tracker is a re-exec of this binary in the tracker role, started on
+// first use. This process tells it, one line per event over a pipe, which
+// private sets and which child process groups it has:
+//
+//	S+ KEY,ID,KIND,MAX,UNDO,CREATOR,TOKEN   a set (rebuild's handle format)
+//	S- ID                                  the set was removed or untracked
+//	G+ PGID                                a child's process group
+//	G- PGID                                the child was reaped
+//
+// Only this process holds the pipe's write end (O_CLOEXEC: children do not
+// inherit it), so the tracker reads EOF exactly when this process is gone,
+// however it died. It then SIGKILLs the groups still registered and removes
+// the sets still registered, each re-verified first (semlock.Attach checks
+// the generation token: a set whose id was reused is never touched, and a
+// named set is never registered), then exits.
+var tracker struct {
+	mu    sync.Mutex
+	w     *os.File // the pipe's write end; nil until started
+	pid   int
+	err   error // set once tracking broke; later calls return it
+	sets  map[int]bool
+	ready chan struct{} // closed when the tracker said ok (or failed)
+}
+
+// ErrTracker: the tracker could not be started or exited early; sets and
+// groups are then not cleaned up if this process dies (poolrun sem gc,
+// Sweep, still removes orphaned sets).
+var ErrTracker = errors.New("spawn: tracker unavailable")
+
+// Track registers a private set with this process's tracker, which
+// removes it if this process dies before Untrack (or RemoveTracked). A
+// named set is never tracked (Track is a no-op): it outlives its creator
+// by design. The first call starts the tracker.
+func Track(s *semlock.SemLock) error {
+	h := s.Handle()
+	if h.Name != "" || h.Key != 0 {
+		return nil
+	}
+	enc, err := rebuild.EncodeHandle(h)
+	if err != nil {
+		return fmt.Errorf("spawn: track set %d: %w", h.ID, err)
+	}
+	tracker.mu.Lock()
+	defer tracker.mu.Unlock()
+	if err := sendLocked("S+ " + enc); err != nil {
+		return fmt.Errorf("spawn: track set %d: %w", h.ID, err)
+	}
+	tracker.sets[h.ID] = true
+	return nil
+}
+
+// Untrack tells the tracker to forget a set (it will not remove it). A set
+// that is not tracked is a no-op.
+func Untrack(s *semlock.SemLock) error {
+	h := s.Handle()
+	tracker.mu.Lock()
+	defer tracker.mu.Unlock()
+	if !tracker.sets[h.ID] {
+		return nil
+	}
+	delete(tracker.sets, h.ID)
+	if err := sendLocked("S- " + strconv.Itoa(h.ID)); err != nil {
+		return fmt.Errorf("spawn: untrack set %d: %w", h.ID, err)
+	}
+	return nil
+}
+
+// NewTracked is semlock.New followed by Track: a private set that is
+// removed if this process dies. If tracking fails the set is removed and
+// the error returned.
+func NewTracked(kind semlock.Kind, value, max int, opts ...semlock.Option) (*semlock.SemLock, error) {
+	s, err := semlock.New(kind, value, max, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := Track(s); err != nil {
+		s.Remove()
+		return nil, err
+	}
+	return s, nil
+}
+
+// RemoveTracked is Untrack followed by Remove.
+func RemoveTracked(s *semlock.SemLock) error {
+	uerr := Untrack(s)
+	return errors.Join(s.Remove(), uerr)
+}
+
+// trackGroup registers a child's process group, if this process can have
+// a tracker (it called Dispatch). Failures are not the child's problem:
+// PDEATHSIG still kills the child itself.
+func trackGroup(pgid int) {
+	if checkDispatch() != nil {
+		return
+	}
+	tracker.mu.Lock()
+	sendLocked("G+ " + strconv.Itoa(pgid))
+	tracker.mu.Unlock()
+}
+
+func untrackGroup(pgid int) {
+	tracker.mu.Lock()
+	if tracker.w != nil && tracker.err == nil {
+		sendLocked("G- " + strconv.Itoa(pgid))
+	}
+	tracker.mu.Unlock()
+}
+
+// sendLocked writes one line to the tracker, starting it first if needed.
+// A line is far shorter than PIPE_BUF, so it is written whole.
+func sendLocked(line string) error {
+	if tracker.err != nil {
+		return tracker.err
+	}
+	if tracker.w == nil {
+		if err := startTrackerLocked(); err != nil {
+			tracker.err = err
+			return err
+		}
+	}
+	if _, err := tracker.w.WriteString(line + "\n"); err != nil {
+		tracker.err = fmt.Errorf("%w: write to the tracker (pid %d): %v", ErrTracker, tracker.pid, err)
+		return tracker.err
+	}
+	return nil
+}
+
+// startTrackerLocked forks and execs the tracker and returns without
+// waiting for it to run: lines written before it reads sit in the pipe.
+// Its handshake is read in the background; a failure shows on the next
+// call.
+func startTrackerLocked() error {
+	if err := checkDispatch(); err != nil {
+		return err
+	}
+	w, ready, proc, err := startTracker()
+	if err != nil {
+		return err
+	}
+	tracker.w, tracker.pid, tracker.ready = w, proc.Pid, make(chan struct{})
+	tracker.sets = map[int]bool{}
+	go func() {
+		err := <-ready
+		if err != nil {
+			tracker.mu.Lock()
+			if tracker.err == nil {
+				tracker.err = err
+			}
+			tracker.mu.Unlock()
+		}
+		close(tracker.ready)
+		state, werr := proc.Wait()
+		tracker.mu.Lock()
+		if tracker.err == nil {
+			tracker.err = fmt.Errorf("%w: the tracker (pid %d) exited early (%v %v): sets and child groups are no longer cleaned up if this process dies", ErrTracker, proc.Pid, state, werr)
+		}
+		tracker.mu.Unlock()
+	}()
+	return nil
+}
+
+// TrackerPid returns the pid of this process's tracker, 0 if none was
+// started.
+func TrackerPid() int {
+	tracker.mu.Lock()
+	defer tracker.mu.Unlock()
+	return tracker.pid
+}
+
+// startTracker starts a tracker process: w is the write end of its
+// command pipe, ready yields nil once it runs (or why it failed).
+func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: cannot find this binary: %v", ErrTracker, err)
+	}
+	cmdR, cmdW, err := os.Pipe() // O_CLOEXEC: no child inherits cmdW
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrTracker, err)
+	}
+	defer cmdR.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		cmdW.Close()
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrTracker, err)
+	}
+	defer syncW.Close()
+	env := make([]string, 0, len(os.Environ())+3)
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != envRole && k != envSync && k != envParent && k != rebuild.EnvVar {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, envRole+"="+trackerRole, envSync+"=4", envParent+"="+strconv.Itoa(os.Getpid()))
+	cmd := &exec.Cmd{Path: exe, Args: []string{os.Args[0]}, Env: env, Stderr: os.Stderr,
+		ExtraFiles: []*os.File{cmdR, syncW}, SysProcAttr: sysProcAttr(false)}
+	onForkThread(func() { err = cmd.Start() })
+	if err != nil {
+		cmdW.Close()
+		syncR.Close()
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrTracker, err)
+	}
+	ch := make(chan error, 1)
+	go func() {
+		defer syncR.Close()
+		syncR.SetReadDeadline(time.Now().Add(HandshakeTimeout))
+		line, err := bufio.NewReader(io.LimitReader(syncR, 4096)).ReadString('\n')
+		if strings.TrimSpace(line) == "ok" {
+			ch <- nil
+			return
+		}
+		ch <- fmt.Errorf("%w: the tracker (pid %d) did not start (%q, %v): %w", ErrTracker, cmd.Process.Pid, line, err, ErrNoDispatch)
+	}()
+	return cmdW, ch, cmd.Process, nil
+}
+
+// trackerMain is the tracker process: it reads the command pipe until
+// EOF, then cleans up what its parent left.
+func trackerMain(context.Context) error {
+	// It must outlive its parent: terminal signals aimed at the parent's
+	// session do not stop it (it is in its own process group too).
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	in := os.NewFile(3, "tracker-commands")
+	parent := parentPid()
+	groups := map[int]bool{}
+	sets := map[int]semlock.Handle{}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		op, arg, _ := strings.Cut(sc.Text(), " ")
+		switch op {
+		case "S+":
+			if h, err := rebuild.DecodeHandle(arg); err == nil {
+				sets[h.ID] = h
+			}
+		case "S-":
+			id, _ := strconv.Atoi(arg)
+			delete(sets, id)
+		case "G+":
+			if pgid, err := strconv.Atoi(arg); err == nil && pgid > 1 {
+				groups[pgid] = true
+			}
+		case "G-":
+			pgid, _ := strconv.Atoi(arg)
+			delete(groups, pgid)
+		}
+	}
+	// EOF: the parent is gone (or the pipe broke, which means the same).
+	killed, removed, kept := cleanup(groups, sets)
+	if killed+removed+len(kept) > 0 {
+		msg := fmt.Sprintf("poolrun tracker: process %d ended leaving %d child process groups and %d private semaphore sets: killed the groups, removed %d sets", parent, len(groups), len(sets), removed)
+		if len(kept) > 0 {
+			msg += fmt.Sprintf("; kept %v (still used by a live process; poolrun sem gc removes them later)", kept)
+		}
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	return nil
+}
+
+// cleanup SIGKILLs the groups, waits briefly for their leaders to die,
+// then removes each set that is still the one registered and that no live
+// process outside the groups used last.
+func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed int, kept []int) {
+	for pgid := range groups {
+		if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
+			killed++
+		}
+	}
+	deadline := time.Now().Add(time.Second)
+	for pgid := range groups {
+		for alive(pgid) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if len(sets) == 0 {
+		return killed, 0, nil
+	}
+	last := map[int]int{}
+	if infos, err := semlock.List(); err == nil {
+		for _, in := range infos {
+			last[in.ID] = in.LastPID
+		}
+	}
+	for id, h := range sets {
+		if p := last[id]; p != 0 && p != h.Creator && !groups[p] && alive(p) {
+			kept = append(kept, id)
+			continue
+		}
+		s, err := semlock.Attach(h) // verifies the token: never a newer set with this id
+		if err != nil {
+			continue
+		}
+		if s.Remove() == nil {
+			removed++
+		}
+	}
+	return killed, removed, kept
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	_, ok := semlock.ProcessStart(pid)
+	return ok
+}
