@@ -32,7 +32,7 @@ func TestStaleHandleAfterIDReuse(t *testing.T) {
 			t.Skip("needs unshare(1) (util-linux) to run in a private IPC namespace")
 		}
 		cmd := exec.Command(unshare, "--ipc", os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-		cmd.Env = append(os.Environ(), inNamespaceEnv+"=1")
+		cmd.Env = append(os.Environ(), inNamespaceEnv+"=1", quickRaceExit())
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("in a private IPC namespace: %v\n%s", err, out)
