@@ -124,8 +124,10 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("ParseKind(%q) = %v, %v", k.String(), got, err)
 		}
 	}
-	if err := semlock.RemoveID(-1); err == nil {
-		t.Error("RemoveID(-1) succeeded")
+	for _, id := range []int{-1, 1 << 32, math.MinInt} {
+		if err := semlock.RemoveID(id); !errors.Is(err, semlock.ErrRange) {
+			t.Errorf("RemoveID(%d): %v, want ErrRange", id, err)
+		}
 	}
 
 	// Every call after Close is ErrClosed; the set stays.

@@ -3,6 +3,7 @@ package semlock
 import (
 	"errors"
 	"fmt"
+	"math"
 	"syscall"
 )
 
@@ -132,6 +133,28 @@ func sysErr(op string, id int, err error) error {
 		e.Kind, e.Msg = ErrRange, "a value or this process's undo counter would pass 32767: use WithoutUndo for a semaphore one process only releases"
 	}
 	return e
+}
+
+// opErr is sysErr for a semop. EINVAL there usually means the set is
+// gone, but also that this process has no undo entry left (darwin allows
+// 10 a process, kern.sysv.semume): if the set is still there, say so.
+func opErr(op string, id int, err error) error {
+	if err == syscall.EINVAL {
+		if _, serr := semStat(id); serr == nil {
+			return &Error{Op: op, ID: id, Kind: ErrLimit, Errno: syscall.EINVAL,
+				Msg: "the kernel refused the operation on an existing set: most likely this process holds units of too many sets with undo (on macOS at most 10 undo entries a process, kern.sysv.semume)"}
+		}
+	}
+	return sysErr(op, id, err)
+}
+
+// checkID rejects ids the kernel cannot have: it takes a 32-bit int, and
+// a larger Go int would be truncated to another set's id.
+func checkID(op string, id int) error {
+	if id < 0 || id > math.MaxInt32 {
+		return &Error{Op: op, ID: -1, Kind: ErrRange, Msg: fmt.Sprintf("set id %d outside 0..%d", id, math.MaxInt32)}
+	}
+	return nil
 }
 
 // getErr is sysErr for semget, where EINVAL means the kernel refuses a

@@ -60,6 +60,9 @@ func List() ([]Info, error) {
 // RemoveID removes set id if it is one of this user's poolrun sets (any
 // other set is refused with ErrStale or ErrMismatch, untouched).
 func RemoveID(id int) error {
+	if err := checkID("remove", id); err != nil {
+		return err
+	}
 	in, err := readSet(id)
 	if err != nil {
 		return sysErr("remove", id, err)

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -285,8 +284,8 @@ func (in *setInfo) handle(id int) Handle {
 // is the handle's but the handle's fields disagree with it.
 func Attach(h Handle) (*SemLock, error) {
 	const op = "attach"
-	if h.ID < 0 || h.ID > math.MaxInt32 {
-		return nil, rangeErr(op, "set id %d outside 0..%d", h.ID, math.MaxInt32)
+	if err := checkID(op, h.ID); err != nil {
+		return nil, err
 	}
 	if h.Kind != Semaphore && h.Kind != Mutex {
 		return nil, rangeErr(op, "unknown kind %d", h.Kind)
@@ -430,7 +429,7 @@ func (s *SemLock) TryAcquire() (bool, error) {
 			return true, nil
 		}
 		if err != syscall.EAGAIN {
-			return false, sysErr("try-acquire", s.h.ID, err)
+			return false, opErr("try-acquire", s.h.ID, err)
 		}
 		v, verr := s.values("try-acquire")
 		if verr != nil {
@@ -519,7 +518,7 @@ func (s *SemLock) Release() error {
 		return nil
 	}
 	if err != syscall.EAGAIN {
-		return sysErr("release", s.h.ID, err)
+		return opErr("release", s.h.ID, err)
 	}
 	if _, verr := s.values("release"); verr != nil {
 		return verr

@@ -68,7 +68,7 @@ func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool
 			continue // the kernel never restarts semtimedop; the deadline is recomputed
 		case syscall.EAGAIN:
 		default:
-			return sysErr("acquire", s.h.ID, err)
+			return opErr("acquire", s.h.ID, err)
 		}
 		// EAGAIN: our cancellation or deadline, a dead mutex owner,
 		// another waiter's cancellation, a stale handle, or (polling)
