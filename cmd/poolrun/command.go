@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+)
+
+// command is how each job's process is built from its input: parsed
+// once, rendered per job.
+type command struct {
+	shell    bool       // run as sh -c SCRIPT
+	args     []template // direct: argv; shell: the script (one template)
+	appendIn bool       // no replacement string anywhere: the input is appended
+	path     string     // direct with a literal argv[0]: its resolved path
+	lits     []string   // literal values of args (for the ones that have no replacement)
+}
+
+const shellPath = "/bin/sh"
+
+// parseCommand builds the command from the words after the flags. No words:
+// each input is a shell command. One word with shell syntax ("gzip {} &&
+// rm {}"): a shell script. Anything else: argv, run without a shell.
+func parseCommand(words []string) (*command, error) {
+	c := &command{}
+	if len(words) == 0 {
+		c.shell = true
+		c.args = []template{{parts: []part{{kind: pInput}}, repl: true}}
+		return c, nil
+	}
+	if len(words) == 1 && needsShell(words[0]) {
+		c.shell = true
+	}
+	anyRepl := false
+	for _, w := range words {
+		t, err := parseTemplate(w)
+		if err != nil {
+			return nil, err
+		}
+		anyRepl = anyRepl || t.repl
+		c.args = append(c.args, t)
+		lit, _ := t.literal()
+		c.lits = append(c.lits, lit)
+	}
+	c.appendIn = !anyRepl
+	if !c.shell {
+		if name, ok := c.args[0].literal(); ok {
+			if name == "" {
+				return nil, fmt.Errorf("the command is an empty word")
+			}
+			p, err := exec.LookPath(name)
+			if err != nil {
+				return nil, fmt.Errorf("command %q not found in PATH", name)
+			}
+			c.path = p
+		}
+	}
+	return c, nil
+}
+
+// build returns the program and its argv (argv[0] included) for one job.
+// buf is scratch space reused between calls.
+func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
+	if c.shell {
+		b := c.args[0].render((*buf)[:0], v, true)
+		if c.appendIn {
+			b = append(b, ' ')
+			b = appendShellQuote(b, v.input)
+		}
+		*buf = b
+		return shellPath, []string{"sh", "-c", string(b)}
+	}
+	n := len(c.args)
+	if c.appendIn {
+		n++
+	}
+	argv = make([]string, 0, n)
+	for i := range c.args {
+		if !c.args[i].repl {
+			argv = append(argv, c.lits[i])
+			continue
+		}
+		b := c.args[i].render((*buf)[:0], v, false)
+		*buf = b
+		argv = append(argv, string(b))
+	}
+	if c.appendIn {
+		argv = append(argv, v.input)
+	}
+	path = c.path
+	if path == "" {
+		p, err := exec.LookPath(argv[0])
+		if err != nil {
+			p = argv[0] // Start reports it, as the job's failure
+		}
+		path = p
+	}
+	return path, argv
+}
+
+// commandLine is the job's command as one line for --joblog, --dry-run
+// and --results: the script, or the argv quoted for sh.
+func (c *command) line(argv []string) string {
+	if c.shell {
+		return argv[2]
+	}
+	var b []byte
+	for i, a := range argv {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = appendShellQuote(b, a)
+	}
+	return string(b)
+}

@@ -1,0 +1,407 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolrun/poolrun/semlock"
+)
+
+// options is the parsed command line of a batch run.
+type options struct {
+	jobs     int    // -j, resolved
+	jobsSet  bool   // -j was given
+	jobsSpec string // -j as written
+	sem      string // --sem NAME
+	argFiles []string
+	args     []string // ::: args
+	hasArgs  bool     // ::: was given (even with no args)
+	delim    byte     // input separator: '\n', 0 with -0, or -d
+	command  []string
+
+	keepOrder  bool
+	lineBuffer bool
+	ungroup    bool
+	tag        bool
+	results    string
+
+	timeout time.Duration
+	grace   time.Duration
+	retries int
+	halt    haltSpec
+
+	joblog       string
+	resume       bool
+	resumeFailed bool
+	dryRun       bool
+	bar          bool
+	help         bool
+	version      bool
+}
+
+// usageError is bad input on the command line: one line on stderr, exit 255.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// flagSpec is one flag: its names, whether it takes a value, and what to
+// do with it.
+type flagSpec struct {
+	names []string // "-j", "--jobs"
+	value string   // "" for a switch, else the value's placeholder
+	set   func(o *options, v string) error
+}
+
+var flagSpecs = []flagSpec{
+	{[]string{"-j", "--jobs", "-P"}, "N", func(o *options, v string) error {
+		n, err := parseJobs(v, runtime.NumCPU())
+		if err != nil {
+			return err
+		}
+		o.jobs, o.jobsSet, o.jobsSpec = n, true, v
+		return nil
+	}},
+	{[]string{"--sem"}, "NAME", func(o *options, v string) error {
+		if err := semlock.ValidateName(v); err != nil {
+			return usagef("--sem %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit, at most %d bytes", v, semlock.MaxNameLen)
+		}
+		o.sem = v
+		return nil
+	}},
+	{[]string{"-a", "--arg-file"}, "FILE", func(o *options, v string) error {
+		o.argFiles = append(o.argFiles, v)
+		return nil
+	}},
+	{[]string{"-0", "--null"}, "", func(o *options, _ string) error { o.delim = 0; return nil }},
+	{[]string{"-d", "--delimiter"}, "CHAR", func(o *options, v string) error {
+		d, err := parseDelim(v)
+		o.delim = d
+		return err
+	}},
+	{[]string{"-k", "--keep-order"}, "", func(o *options, _ string) error { o.keepOrder = true; return nil }},
+	{[]string{"--line-buffer", "--lb"}, "", func(o *options, _ string) error { o.lineBuffer = true; return nil }},
+	{[]string{"-u", "--ungroup"}, "", func(o *options, _ string) error { o.ungroup = true; return nil }},
+	{[]string{"--tag"}, "", func(o *options, _ string) error { o.tag = true; return nil }},
+	{[]string{"--results"}, "DIR", func(o *options, v string) error {
+		if v == "" {
+			return usagef("--results: empty directory name")
+		}
+		o.results = v
+		return nil
+	}},
+	{[]string{"--timeout"}, "DUR", func(o *options, v string) error {
+		d, err := parseDuration("--timeout", v)
+		o.timeout = d
+		return err
+	}},
+	{[]string{"--grace"}, "DUR", func(o *options, v string) error {
+		d, err := parseDuration("--grace", v)
+		o.grace = d
+		return err
+	}},
+	{[]string{"--retries"}, "N", func(o *options, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return usagef("--retries %q: want the number of attempts in all, 1 to 1000 (e.g. --retries 3)", v)
+		}
+		o.retries = n
+		return nil
+	}},
+	{[]string{"--halt"}, "SPEC", func(o *options, v string) error {
+		h, err := parseHalt(v)
+		o.halt = h
+		return err
+	}},
+	{[]string{"--joblog"}, "FILE", func(o *options, v string) error {
+		if v == "" {
+			return usagef("--joblog: empty file name")
+		}
+		o.joblog = v
+		return nil
+	}},
+	{[]string{"--resume"}, "", func(o *options, _ string) error { o.resume = true; return nil }},
+	{[]string{"--resume-failed"}, "", func(o *options, _ string) error { o.resumeFailed = true; return nil }},
+	{[]string{"--dry-run"}, "", func(o *options, _ string) error { o.dryRun = true; return nil }},
+	{[]string{"--bar"}, "", func(o *options, _ string) error { o.bar = true; return nil }},
+	{[]string{"-h", "--help"}, "", func(o *options, _ string) error { o.help = true; return nil }},
+	{[]string{"--version"}, "", func(o *options, _ string) error { o.version = true; return nil }},
+}
+
+func lookupFlag(name string) *flagSpec {
+	for i := range flagSpecs {
+		for _, n := range flagSpecs[i].names {
+			if n == name {
+				return &flagSpecs[i]
+			}
+		}
+	}
+	return nil
+}
+
+// parseArgs parses a batch run's command line: flags, then the command,
+// with ":::" and "::::" input sources anywhere after the flags.
+func parseArgs(args []string) (*options, error) {
+	o := &options{delim: '\n', jobs: runtime.NumCPU(), grace: time.Second, retries: 1}
+	i := 0
+	for i < len(args) {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if a == ":::" || a == "::::" || len(a) < 2 || a[0] != '-' {
+			break
+		}
+		name, val, hasVal := a, "", false
+		if strings.HasPrefix(a, "--") {
+			if k := strings.IndexByte(a, '='); k > 0 {
+				name, val, hasVal = a[:k], a[k+1:], true
+			}
+		} else if len(a) > 2 {
+			// -j4, -afile: a short flag with its value attached.
+			if f := lookupFlag(a[:2]); f != nil && f.value != "" {
+				name, val, hasVal = a[:2], a[2:], true
+			}
+		}
+		f := lookupFlag(name)
+		if f == nil {
+			return nil, usagef("unknown flag %s", a)
+		}
+		i++
+		if f.value == "" {
+			if hasVal {
+				return nil, usagef("flag %s takes no value", name)
+			}
+		} else if !hasVal {
+			if i >= len(args) {
+				return nil, usagef("flag %s needs a value (%s)", name, f.value)
+			}
+			val = args[i]
+			i++
+		}
+		if err := f.set(o, val); err != nil {
+			return nil, err
+		}
+	}
+	// The command, then input sources.
+	rest := args[i:]
+	for len(rest) > 0 && rest[0] != ":::" && rest[0] != "::::" {
+		o.command = append(o.command, rest[0])
+		rest = rest[1:]
+	}
+	for len(rest) > 0 {
+		sep := rest[0]
+		rest = rest[1:]
+		var vals []string
+		for len(rest) > 0 && rest[0] != ":::" && rest[0] != "::::" {
+			vals = append(vals, rest[0])
+			rest = rest[1:]
+		}
+		if sep == ":::" {
+			o.hasArgs = true
+			o.args = append(o.args, vals...)
+		} else {
+			if len(vals) == 0 {
+				return nil, usagef(":::: needs at least one file")
+			}
+			o.argFiles = append(o.argFiles, vals...)
+		}
+	}
+	return o, o.check()
+}
+
+// check rejects combinations that cannot work, before anything runs.
+func (o *options) check() error {
+	if o.help || o.version {
+		return nil
+	}
+	if o.resume && o.resumeFailed {
+		return usagef("--resume and --resume-failed: choose one")
+	}
+	if (o.resume || o.resumeFailed) && o.joblog == "" {
+		return usagef("--resume needs --joblog FILE (the log of the earlier run)")
+	}
+	if o.lineBuffer && o.keepOrder {
+		return usagef("--line-buffer prints lines as they come and -k holds output back: choose one")
+	}
+	if o.ungroup && (o.lineBuffer || o.keepOrder || o.tag) {
+		return usagef("-u (ungrouped output) cannot be combined with -k, --line-buffer or --tag")
+	}
+	return nil
+}
+
+// parseJobs parses -j: a number of jobs, or N% of the CPUs.
+func parseJobs(v string, cpus int) (int, error) {
+	bad := func(why string) error {
+		return usagef("-j %q: %s; want a number of jobs (-j 4) or a percentage of the %d CPUs (-j 50%%)", v, why, cpus)
+	}
+	if pct, ok := strings.CutSuffix(v, "%"); ok {
+		p, err := strconv.ParseFloat(pct, 64)
+		if err != nil || math.IsNaN(p) || math.IsInf(p, 0) {
+			return 0, bad("not a percentage")
+		}
+		if p <= 0 {
+			return 0, bad("must be more than 0%")
+		}
+		n := int(math.Floor(float64(cpus) * p / 100))
+		if n < 1 {
+			n = 1
+		}
+		if n > semlock.MaxValue {
+			return 0, bad(fmt.Sprintf("more than %d jobs", semlock.MaxValue))
+		}
+		return n, nil
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange):
+		return 0, bad("too large")
+	case err != nil:
+		return 0, bad("not a number")
+	case n < 1:
+		return 0, bad("must be at least 1")
+	case n > semlock.MaxValue:
+		return 0, bad(fmt.Sprintf("more than %d jobs (the largest SysV semaphore value)", semlock.MaxValue))
+	}
+	return n, nil
+}
+
+// parseDuration accepts Go durations (1m30s, 500ms) and plain seconds
+// (GNU parallel's --timeout 10).
+func parseDuration(flag, v string) (time.Duration, error) {
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 && s < 1e9 {
+		return time.Duration(s * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usagef("%s %q: want a positive duration (%s 30s, %s 1m30s, %s 10 for seconds)", flag, v, flag, flag, flag)
+	}
+	return d, nil
+}
+
+func parseDelim(v string) (byte, error) {
+	switch v {
+	case `\n`:
+		return '\n', nil
+	case `\t`:
+		return '\t', nil
+	case `\0`, "":
+		return 0, nil
+	}
+	if len(v) != 1 {
+		return 0, usagef("-d %q: want one byte, or \\n, \\t, \\0", v)
+	}
+	return v[0], nil
+}
+
+// haltSpec is --halt: when to stop early.
+type haltSpec struct {
+	when  int     // 0 never, haltSoon, haltNow
+	what  int     // haltFail, haltSuccess, haltDone
+	count int     // N, or 0 if pct is used
+	pct   float64 // N%
+}
+
+const (
+	haltSoon = 1
+	haltNow  = 2
+
+	haltFail    = 1
+	haltSuccess = 2
+	haltDone    = 3
+)
+
+// parseHalt parses --halt: never, now|soon,fail|success|done=N|N%, or
+// GNU parallel's short forms 0 (never), 1 (soon,fail=1), 2 (now,fail=1).
+func parseHalt(v string) (haltSpec, error) {
+	bad := func() error {
+		return usagef("--halt %q: want now|soon,fail|success|done=N|N%% (e.g. --halt soon,fail=1 or --halt now,fail=10%%), or never", v)
+	}
+	switch v {
+	case "never", "0":
+		return haltSpec{}, nil
+	case "1":
+		return haltSpec{when: haltSoon, what: haltFail, count: 1}, nil
+	case "2":
+		return haltSpec{when: haltNow, what: haltFail, count: 1}, nil
+	}
+	when, cond, ok := strings.Cut(v, ",")
+	if !ok {
+		return haltSpec{}, bad()
+	}
+	var h haltSpec
+	switch when {
+	case "now":
+		h.when = haltNow
+	case "soon":
+		h.when = haltSoon
+	default:
+		return h, bad()
+	}
+	what, n, ok := strings.Cut(cond, "=")
+	if !ok {
+		return h, bad()
+	}
+	switch what {
+	case "fail":
+		h.what = haltFail
+	case "success":
+		h.what = haltSuccess
+	case "done":
+		h.what = haltDone
+	default:
+		return h, bad()
+	}
+	if p, ok := strings.CutSuffix(n, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || !(f > 0 && f <= 100) {
+			return h, bad()
+		}
+		h.pct = f
+		return h, nil
+	}
+	c, err := strconv.Atoi(n)
+	if err != nil || c < 1 {
+		return h, bad()
+	}
+	h.count = c
+	return h, nil
+}
+
+// reached reports whether the halt condition holds after done jobs
+// finished, failed of them failed, out of total (0 if not known yet:
+// then percentages count the jobs started so far, started).
+func (h *haltSpec) reached(done, failed, total, started int) bool {
+	if h.when == 0 {
+		return false
+	}
+	n := failed
+	switch h.what {
+	case haltSuccess:
+		n = done - failed
+	case haltDone:
+		n = done
+	}
+	if h.pct == 0 {
+		return n >= h.count
+	}
+	if total == 0 {
+		total = started
+	}
+	return total > 0 && float64(n)*100 >= h.pct*float64(total)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,102 @@
+package main
+
+const usageHint = "see poolrun --help"
+
+const helpText = `poolrun runs a batch of commands with a concurrency cap, like xargs -P and
+GNU parallel; the cap is a SysV semaphore that can be shared machine-wide.
+
+Usage:
+  poolrun [flags] [--] [command [args...]] [::: inputs...] [:::: files...]
+  poolrun sem ls|rm NAME|ID|gc|run NAME -j N -- command...
+
+Each input (a line of stdin, of an -a file, or an argument after :::) runs
+the command once, with replacement strings filled in; with no {} anywhere
+the input is appended as the last argument. With no command, each input is
+a shell command (sh -c). A command given as one word with shell syntax
+('gzip {} && rm {}') runs under sh -c with each replacement quoted; any
+other command runs directly, without a shell.
+
+  poolrun -j 4 -k -a examples/batch/inputs.txt -- sh examples/batch/job.sh {}
+  find . -name '*.log' | poolrun gzip -9
+  poolrun 'convert {} {.}.png' ::: *.jpg
+  poolrun < commands.txt                       # each line: a shell command
+
+Replacement strings (GNU parallel's):
+  {}    the input                      a/b.tar.gz
+  {.}   without its extension          a/b.tar
+  {/}   basename                       b.tar.gz
+  {//}  dirname                        a
+  {/.}  basename without extension     b.tar
+  {#}   job number (1, 2, ...)         poolrun echo {#} ::: a b   -> 1, 2
+  {%}   slot number (1..-j)            poolrun -j 2 echo {%} ::: a b c
+
+Inputs:
+  -a, --arg-file FILE   read inputs from FILE (repeatable: files are read in
+                        turn; "-" is stdin):   poolrun -a urls.txt curl -O
+  ::: ARGS              inputs on the command line:  poolrun echo ::: a b c
+  :::: FILES            like -a:                     poolrun wc -l :::: list
+  -0, --null            inputs end with NUL, not newline:
+                        find . -print0 | poolrun -0 rm
+  -d, --delimiter CHAR  inputs end with CHAR (\n \t \0 too):  poolrun -d , echo
+  Inputs are read as they come: a long or endless stdin is fine.
+
+Concurrency:
+  -j, --jobs N          run at most N jobs at once (default: the number of
+                        CPUs); N% is a share of the CPUs:  poolrun -j 50% ...
+  --sem NAME            share a machine-wide cap named NAME with every run
+                        that uses it; -j sizes it when it is created, and a
+                        run with another -j says so:  poolrun --sem build -j 4 make -C {}
+  A poolrun started inside a job shares its parent's cap (found in
+  POOLRUN_SEMLOCKS): the job's own slot runs its first child, so nested
+  runs never deadlock and never exceed the cap.
+
+Output (default: each job's stdout, then its stderr, printed whole when it ends):
+  -k, --keep-order      print outputs in input order:   poolrun -k -j 8 ...
+  --line-buffer, --lb   print whole lines as they come (lines never mixed):
+                        poolrun --lb tail -n 3 ::: *.log
+  -u, --ungroup         jobs write straight to poolrun's stdout/stderr (fastest;
+                        outputs may interleave, like xargs)
+  --tag                 prefix each line with the input and a TAB:
+                        poolrun --tag wc -l ::: *.txt
+  --results DIR         also save each job's output as DIR/SEQ/stdout, stderr
+                        and cmd:   poolrun --results out/ ./test.sh ::: 1 2
+
+Failures and time:
+  --timeout DUR         kill a job (its whole process group: TERM, --grace,
+                        KILL) that runs longer than DUR:  --timeout 30s, --timeout 10
+  --grace DUR           time between TERM and KILL (default 1s)
+  --retries N           attempts in all for a failing job:  --retries 3
+  --halt SPEC           stop early: now|soon,fail|success|done=N|N%.
+                        soon starts no new job and waits for running ones;
+                        now kills running ones too:  --halt soon,fail=1,
+                        --halt now,fail=10%  (0/1/2 are parallel's shorthands)
+
+Records:
+  --joblog FILE         write one TSV line per job with GNU parallel's columns:
+                        Seq Host Starttime JobRuntime Send Receive Exitval Signal
+                        Command (Exitval -1: killed by Signal):  --joblog jobs.tsv
+  --resume              with --joblog: skip the jobs the log lists (same inputs)
+  --resume-failed       with --joblog: rerun the jobs the log lists as failed,
+                        skip its successes, run the rest
+  --dry-run             print each job's command instead of running it
+  --bar                 progress bar with ETA on stderr (when it is a terminal)
+
+  -h, --help            this text;   --version   the version
+
+Exit status: 0 all jobs succeeded; 1-100 that many jobs failed (timed out and
+killed jobs count); 101 more than 100 failed; 255 bad input or another error
+(nothing was started if the command line was bad); 130/143 stopped by
+SIGINT/SIGTERM (every job's process group is killed first).
+
+Semaphore sets (poolrun sem):
+  poolrun sem ls              list this user's poolrun sets
+  poolrun sem rm NAME|ID      remove a set
+  poolrun sem gc              remove private sets whose creator is gone
+  poolrun sem run NAME -j N -- command...
+                              take a slot of the machine-wide cap NAME (created
+                              with N slots if new), run command, give it back
+                              (GNU sem --fg); exits with the command's status
+
+Environment: POOLRUN_LOG_LEVEL (error, warn [default], info, debug, trace)
+sets what poolrun logs on stderr. Jobs get POOLRUN_SEQ and POOLRUN_SLOT.
+`

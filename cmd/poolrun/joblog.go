@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// joblogHeader is GNU parallel's --joblog header: tab-separated columns.
+const joblogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+
+// joblog writes one line per finished job. Each line is one write(2), so
+// a run killed half-way leaves a log that --resume can read.
+type joblog struct {
+	f   *os.File
+	buf []byte
+}
+
+// openJoblog creates (or, when resuming, appends to) the joblog.
+func openJoblog(path string, appendTo bool) (*joblog, error) {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if appendTo {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return nil, usagef("--joblog %s: %v", path, unwrapPath(err))
+	}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		if _, err := f.WriteString(joblogHeader); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--joblog %s: %w", path, err)
+		}
+	}
+	return &joblog{f: f}, nil
+}
+
+// write logs one job: Host is ":" (this machine), Send is 0, Receive is
+// the bytes of output, Exitval -1 means killed by Signal.
+func (l *joblog) write(seq int, start time.Time, runtime time.Duration, recv int64, exit, sig int, cmd string) error {
+	b := l.buf[:0]
+	b = strconv.AppendInt(b, int64(seq), 10)
+	b = append(b, "\t:\t"...)
+	b = fmt.Appendf(b, "%.3f\t%10.3f\t0\t", float64(start.UnixMicro())/1e6, runtime.Seconds())
+	b = strconv.AppendInt(b, recv, 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, int64(exit), 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, int64(sig), 10)
+	b = append(b, '\t')
+	for i := 0; i < len(cmd); i++ {
+		c := cmd[i]
+		if c == '\n' || c == '\t' || c == '\r' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	b = append(b, '\n')
+	l.buf = b
+	_, err := l.f.Write(b)
+	return err
+}
+
+func (l *joblog) close() error { return l.f.Close() }
+
+// resumeState is what an earlier run's joblog says: for each Seq, whether
+// its last recorded attempt succeeded.
+type resumeState map[int]bool
+
+// readJoblog reads a joblog for --resume/--resume-failed. A missing file
+// means nothing ran yet.
+func readJoblog(path string) (resumeState, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return resumeState{}, nil
+	}
+	if err != nil {
+		return nil, usagef("--joblog %s: %v", path, unwrapPath(err))
+	}
+	defer f.Close()
+	st := resumeState{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "Seq\t") {
+			continue
+		}
+		fs := strings.SplitN(line, "\t", 9)
+		if len(fs) < 8 {
+			return nil, usagef("--joblog %s line %d: %d columns, want 9 (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command): is it a joblog?", path, n, len(fs))
+		}
+		seq, err1 := strconv.Atoi(fs[0])
+		exit, err2 := strconv.Atoi(strings.TrimSpace(fs[6]))
+		sig, err3 := strconv.Atoi(strings.TrimSpace(fs[7]))
+		if err1 != nil || err2 != nil || err3 != nil || seq < 1 {
+			return nil, usagef("--joblog %s line %d: Seq, Exitval or Signal is not a number: is it a joblog?", path, n)
+		}
+		st[seq] = exit == 0 && sig == 0
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--joblog %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

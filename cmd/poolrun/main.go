@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/spawn"
+)
+
+// version is poolrun's version.
+const version = "poolrun 0.1.0"
+
+func main() {
+	spawn.Dispatch() // the tracker, when this binary is re-exec'd as it
+	os.Exit(poolrun(os.Args[1:]))
+}
+
+// poolrun runs the command line args and returns the exit status.
+func poolrun(args []string) int {
+	log := newLogger()
+	if len(args) > 0 && args[0] == "sem" {
+		return semMain(args[1:], log)
+	}
+	o, err := parseArgs(args)
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case o.help:
+		fmt.Print(helpText)
+		return 0
+	case o.version:
+		fmt.Println(version)
+		return 0
+	}
+	return runBatch(o, log)
+}
+
+// fail prints err as one line on stderr and returns 255. Bad input gets
+// the usage hint.
+func fail(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "poolrun: %v (%s)\n", err, usageHint)
+	} else {
+		fmt.Fprintf(os.Stderr, "poolrun: %v\n", err)
+	}
+	return 255
+}
+
+// newLogger logs to stderr at the level POOLRUN_LOG_LEVEL names (warn if
+// unset or unknown).
+func newLogger() hclog.Logger {
+	level := hclog.LevelFromString(os.Getenv("POOLRUN_LOG_LEVEL"))
+	if level == hclog.NoLevel {
+		level = hclog.Warn
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "poolrun", Level: level, Output: os.Stderr})
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"sync"
+)
+
+// output is the output actor: it prints each finished job's output whole
+// (stdout, then stderr), in input order with -k, and writes the joblog.
+// It is the only writer of grouped output, so it needs no lock; it
+// flushes whenever no other finished job is waiting, so output is both
+// batched under load and prompt when jobs are slow.
+func (r *runner) output() {
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	buf := make([]byte, 64<<10)
+	pending := map[int]*job{}
+	next := 1
+	for j := range r.results {
+		if !r.o.keepOrder {
+			r.emit(j, out, buf)
+		} else if j.seq != next {
+			j.stdout.load()
+			j.stderr.load()
+			pending[j.seq] = j
+		} else {
+			r.emit(j, out, buf)
+			for next++; pending[next] != nil; next++ {
+				r.emit(pending[next], out, buf)
+				delete(pending, next)
+			}
+		}
+		if len(r.results) == 0 {
+			out.Flush()
+		}
+	}
+	// Stopped early (a signal, --halt): print what finished, in order.
+	for len(pending) > 0 {
+		if j := pending[next]; j != nil {
+			r.emit(j, out, buf)
+			delete(pending, next)
+		}
+		next++
+	}
+	out.Flush()
+}
+
+// emit prints one finished job and logs it.
+func (r *runner) emit(j *job, out *bufio.Writer, buf []byte) {
+	switch {
+	case j.skip:
+		return
+	case j.dry:
+		out.WriteString(r.cmd.line(j.argv))
+		out.WriteByte('\n')
+		return
+	}
+	var w io.Writer = out
+	if tag := r.tag(j); tag != nil {
+		w = &tagWriter{w: out, tag: tag}
+	}
+	if err := j.stdout.writeTo(w, buf); err != nil {
+		r.log.Error("writing a job's output", "job", j.seq, "error", err)
+	}
+	if j.stderr.size > 0 || len(j.stderr.data) > 0 {
+		out.Flush() // its stdout first, then its stderr
+		var ew io.Writer = os.Stderr
+		if tag := r.tag(j); tag != nil {
+			ew = &tagWriter{w: os.Stderr, tag: tag}
+		}
+		j.stderr.writeTo(ew, buf)
+	} else {
+		j.stderr.discard()
+	}
+	if r.jl != nil {
+		if err := r.jl.write(j.seq, j.start, j.dur, j.stdout.size+j.stderr.size, j.exit, j.sig, r.cmd.line(j.argv)); err != nil {
+			r.log.Error("writing the joblog", "error", err)
+		}
+	}
+}
+
+// tagWriter prefixes each line with a tag (--tag).
+type tagWriter struct {
+	w   io.Writer
+	tag []byte
+	mid bool // within a line
+}
+
+func (t *tagWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !t.mid {
+			if _, err := t.w.Write(t.tag); err != nil {
+				return 0, err
+			}
+			t.mid = true
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			_, err := t.w.Write(p)
+			return n, err
+		}
+		if _, err := t.w.Write(p[:i+1]); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+		t.mid = false
+	}
+	return n, nil
+}
+
+// lineWriter is a job's stdout or stderr with --line-buffer: it writes
+// whole lines as they come, under a lock shared by every job, so lines
+// of different jobs never mix.
+type lineWriter struct {
+	mu   *sync.Mutex
+	w    *os.File
+	tag  []byte
+	rest []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.rest = append(l.rest, p...)
+	i := bytes.LastIndexByte(l.rest, '\n')
+	if i < 0 && len(l.rest) < 1<<20 {
+		return len(p), nil
+	}
+	if i < 0 {
+		i = len(l.rest) - 1 // a 1 MiB line: print it in pieces
+	}
+	l.write(l.rest[:i+1])
+	l.rest = append(l.rest[:0], l.rest[i+1:]...)
+	return len(p), nil
+}
+
+func (l *lineWriter) write(p []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tag == nil {
+		l.w.Write(p)
+		return
+	}
+	tw := &tagWriter{w: l.w, tag: l.tag}
+	tw.Write(p)
+}
+
+// flush prints what is left (a last line without a newline).
+func (l *lineWriter) flush() {
+	if len(l.rest) > 0 {
+		l.write(l.rest)
+		l.rest = l.rest[:0]
+	}
+}

@@ -1,0 +1,501 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/oklog/run"
+	"github.com/poolrun/poolrun/spawn"
+)
+
+// job is one input's run: what to run, and once it ended, how it went.
+type job struct {
+	seq       int
+	slot      int
+	input     string
+	inherited bool // runs on the unit inherited from a parent poolrun
+	path      string
+	argv      []string
+
+	start    time.Time
+	dur      time.Duration
+	exit     int // -1: killed by sig
+	sig      int
+	failed   bool
+	stopped  bool // killed by poolrun itself (a signal, --halt now): not counted as failed
+	timedOut bool
+	stdout   output
+	stderr   output
+
+	skip bool // --resume: not run
+	dry  bool // --dry-run: printed, not run
+}
+
+// runner is one batch run. Its lifecycle is an oklog/run group of actors:
+// the signal handler, the dispatcher (which also waits for the jobs it
+// started), the output writer and the progress bar.
+type runner struct {
+	o      *options
+	log    hclog.Logger
+	cmd    *command
+	cap    *jobCap
+	in     *inputs
+	resume resumeState
+	jl     *joblog
+
+	dispatchCtx  context.Context // done: start no more jobs
+	stopDispatch context.CancelFunc
+	jobsCtx      context.Context // done: kill the running jobs
+	stopJobs     context.CancelFunc
+
+	free    chan int  // free slot numbers, 1..limit
+	results chan *job // finished jobs, to the output actor
+	wg      sync.WaitGroup
+
+	devNull *os.File
+	cmdMu   sync.Mutex
+	cmds    []*spawn.Cmd // running job by slot
+	killing bool         // stopAll was called
+	outMu   sync.Mutex // --line-buffer: whole lines, one writer at a time
+	begin   time.Time
+
+	mu          sync.Mutex
+	done        int
+	failed      int
+	halted      bool
+	started     atomic.Int64
+	skipped     atomic.Int64
+	running     atomic.Int64
+	finished    atomic.Int64
+	dispatchErr error
+}
+
+// errSignal is the signal that stopped the run.
+type errSignal struct{ sig syscall.Signal }
+
+func (e errSignal) Error() string { return "stopped by " + e.sig.String() }
+
+// runBatch runs a batch and returns poolrun's exit status.
+func runBatch(o *options, log hclog.Logger) int {
+	cmd, err := parseCommand(o.command)
+	if err != nil {
+		return fail(usagef("%v", err))
+	}
+	in, err := openInputs(o, os.Stdin)
+	if err != nil {
+		return fail(err)
+	}
+	r := &runner{o: o, log: log, cmd: cmd, in: in}
+	if o.resume || o.resumeFailed {
+		if r.resume, err = readJoblog(o.joblog); err != nil {
+			in.close()
+			return fail(err)
+		}
+	}
+	if o.results != "" {
+		if err := os.MkdirAll(o.results, 0o755); err != nil {
+			in.close()
+			return fail(usagef("--results %s: %v", o.results, unwrapPath(err)))
+		}
+	}
+	if o.joblog != "" && !o.dryRun {
+		if r.jl, err = openJoblog(o.joblog, o.resume || o.resumeFailed); err != nil {
+			in.close()
+			return fail(err)
+		}
+		defer r.jl.close()
+	}
+	limit := o.jobs
+	if !o.dryRun {
+		if r.cap, err = openCap(o, log); err != nil {
+			in.close()
+			return fail(err)
+		}
+		defer func() {
+			if err := r.cap.close(); err != nil {
+				log.Error("removing the cap", "error", err)
+			}
+		}()
+		limit = r.cap.limit
+		if r.devNull, err = os.Open(os.DevNull); err != nil {
+			in.close()
+			return fail(err)
+		}
+		defer r.devNull.Close()
+	}
+	r.cmds = make([]*spawn.Cmd, limit+1)
+	r.free = make(chan int, limit)
+	for i := 1; i <= limit; i++ {
+		r.free <- i
+	}
+	r.results = make(chan *job, limit+16)
+	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
+	r.jobsCtx, r.stopJobs = context.WithCancel(context.Background())
+	defer r.stopDispatch()
+	defer r.stopJobs()
+	r.begin = time.Now()
+
+	stopReading := make(chan struct{})
+	defer close(stopReading)
+	go in.read(o.args, o.delim, stopReading)
+
+	var g run.Group
+	{ // signals: SIGINT/SIGTERM/SIGHUP stop everything
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		quit := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case s := <-sigs:
+				return errSignal{s.(syscall.Signal)}
+			case <-quit:
+				return nil
+			}
+		}, func(error) {
+			signal.Stop(sigs)
+			close(quit)
+		})
+	}
+	{ // the dispatcher: reads inputs, takes slots, starts jobs, waits for them
+		g.Add(func() error {
+			err := r.dispatch()
+			r.mu.Lock()
+			r.dispatchErr = err
+			r.mu.Unlock()
+			return err
+		}, func(err error) {
+			r.stopDispatch()
+			var se errSignal
+			if errors.As(err, &se) {
+				r.log.Info("stopping every job", "signal", se.sig.String())
+				r.stopAll()
+			}
+		})
+	}
+	{ // the output writer: the only writer of grouped output and the joblog
+		g.Add(func() error {
+			r.output()
+			return nil
+		}, func(error) {})
+	}
+	if o.bar && isTerminal(os.Stderr) {
+		stop := make(chan struct{})
+		g.Add(func() error {
+			r.progress(stop)
+			return nil
+		}, func(error) { close(stop) })
+	}
+	err = g.Run()
+	if log.IsDebug() {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		log.Debug("done", "jobs", r.started.Load(), "failed", r.failed, "wall", time.Since(r.begin),
+			"user", time.Duration(ru.Utime.Nano()), "sys", time.Duration(ru.Stime.Nano()))
+	}
+
+	var se errSignal
+	if errors.As(err, &se) {
+		return 128 + int(se.sig)
+	}
+	if r.dispatchErr != nil {
+		fmt.Fprintf(os.Stderr, "poolrun: %v\n", r.dispatchErr)
+		return 255
+	}
+	if r.failed > 100 {
+		return 101
+	}
+	return r.failed
+}
+
+// dispatch is the only goroutine that waits for the cap: for each input
+// it waits for a free slot, takes a unit of the cap and starts the job in
+// a goroutine that lives as long as the job. When it returns, every job it
+// started has ended and the results channel is closed.
+func (r *runner) dispatch() error {
+	defer func() {
+		r.wg.Wait()
+		close(r.results)
+	}()
+	seq := 0
+	var buf []byte
+	for {
+		var in string
+		var ok bool
+		select {
+		case in, ok = <-r.in.ch:
+		case <-r.dispatchCtx.Done():
+			return nil
+		}
+		if !ok {
+			return r.in.err
+		}
+		seq++
+		j := &job{seq: seq, input: in}
+		if r.resume != nil {
+			if succeeded, seen := r.resume[seq]; seen && (r.o.resume || succeeded) {
+				j.skip = true
+				r.skipped.Add(1)
+				r.results <- j
+				continue
+			}
+		}
+		if r.o.dryRun {
+			j.dry = true
+			j.slot = (seq-1)%cap(r.free) + 1
+			j.path, j.argv = r.cmd.build(&jobVars{input: in, seq: seq, slot: j.slot}, &buf)
+			r.results <- j
+			continue
+		}
+		select {
+		case j.slot = <-r.free:
+		case <-r.dispatchCtx.Done():
+			return nil
+		}
+		inh, err := r.cap.acquire(r.dispatchCtx)
+		if err != nil {
+			r.free <- j.slot
+			if r.dispatchCtx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("taking a slot of the cap (set %d): %w", r.cap.sem.ID(), err)
+		}
+		j.inherited = inh
+		j.path, j.argv = r.cmd.build(&jobVars{input: in, seq: seq, slot: j.slot}, &buf)
+		r.started.Add(1)
+		r.running.Add(1)
+		r.wg.Add(1)
+		go r.runJob(j)
+	}
+}
+
+// runJob runs one job (with its retries) on the slot it was given, hands
+// it to the output actor, then gives the slot back.
+func (r *runner) runJob(j *job) {
+	defer r.wg.Done()
+	for attempt := 1; ; attempt++ {
+		r.attempt(j)
+		if !j.failed || attempt >= r.o.retries || r.jobsCtx.Err() != nil {
+			break
+		}
+		r.log.Debug("retrying", "job", j.seq, "attempt", attempt+1, "exit", j.exit)
+		j.stdout.discard()
+		j.stderr.discard()
+	}
+	slot, inherited := j.slot, j.inherited
+	r.count(j)
+	r.running.Add(-1)
+	r.results <- j // j belongs to the output actor now
+	if err := r.cap.release(inherited); err != nil {
+		r.log.Error("giving a slot back", "error", err)
+	}
+	r.free <- slot
+}
+
+// attempt runs the job once. Jobs are started with a context that is
+// never done (no watcher goroutine per job): stopping them is done by
+// stopAll (signals, --halt now) and by a timer (--timeout).
+func (r *runner) attempt(j *job) {
+	c := newJobCmd(context.Background(), j.path, j.argv)
+	c.Env = r.jobEnv(j)
+	c.Stdin = r.devNull
+	c.WaitDelay = r.o.grace
+	var lw [2]*lineWriter
+	var err error
+	switch {
+	case r.o.ungroup:
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	case r.o.lineBuffer:
+		lw[0] = &lineWriter{mu: &r.outMu, w: os.Stdout, tag: r.tag(j)}
+		lw[1] = &lineWriter{mu: &r.outMu, w: os.Stderr, tag: r.tag(j)}
+		c.Stdout, c.Stderr = lw[0], lw[1]
+	default:
+		err = r.captures(j)
+		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
+	}
+	j.start = time.Now()
+	started := false
+	if err == nil {
+		started, err = r.start(j.slot, c)
+	}
+	var timedOut atomic.Bool
+	if started {
+		r.log.Trace("started", "job", j.seq, "slot", j.slot, "pid", c.Process.Pid)
+		if r.o.timeout > 0 {
+			t := time.AfterFunc(r.o.timeout, func() {
+				timedOut.Store(true)
+				c.Stop()
+			})
+			defer t.Stop()
+		}
+		err = c.Wait()
+		r.ended(j.slot)
+	}
+	j.dur = time.Since(j.start)
+	j.exit, j.sig, j.failed, j.timedOut, j.stopped = 0, 0, false, false, false
+	if st := c.ProcessState; started && st != nil {
+		ws, _ := st.Sys().(syscall.WaitStatus)
+		switch {
+		case ws.Signaled():
+			j.exit, j.sig = -1, int(ws.Signal())
+		default:
+			j.exit = st.ExitCode()
+		}
+		j.failed = j.exit != 0
+		if timedOut.Load() {
+			j.timedOut, j.failed = true, true
+			if j.exit == 0 {
+				j.exit = -1
+			}
+			r.log.Warn("job timed out: its process group was killed", "job", j.seq, "timeout", r.o.timeout)
+		} else if j.sig != 0 && r.jobsCtx.Err() != nil {
+			j.stopped = true
+		}
+	} else {
+		// Not started: the command could not be run, or poolrun is stopping.
+		j.exit, j.failed = 127, true
+		if err == nil {
+			j.exit, j.sig, j.stopped = -1, int(syscall.SIGTERM), true
+		} else {
+			msg := fmt.Sprintf("poolrun: job %d: %v\n", j.seq, err)
+			switch {
+			case j.stderr.f != nil:
+				j.stderr.f.WriteString(msg)
+			default:
+				r.outMu.Lock()
+				os.Stderr.WriteString(msg)
+				r.outMu.Unlock()
+			}
+		}
+	}
+	for _, l := range lw {
+		if l != nil {
+			l.flush()
+		}
+	}
+	j.stdout.sized()
+	j.stderr.sized()
+}
+
+// start starts c on slot unless poolrun is stopping every job; stopAll
+// then stops it.
+func (r *runner) start(slot int, c *spawn.Cmd) (bool, error) {
+	r.cmdMu.Lock()
+	defer r.cmdMu.Unlock()
+	if r.killing {
+		return false, nil
+	}
+	if err := c.Start(); err != nil {
+		return false, err
+	}
+	r.cmds[slot] = c
+	return true, nil
+}
+
+// ended forgets the job on slot once it has ended.
+func (r *runner) ended(slot int) {
+	r.cmdMu.Lock()
+	r.cmds[slot] = nil
+	r.cmdMu.Unlock()
+}
+
+// stopAll stops every running job's process group (TERM, --grace, KILL)
+// and starts no more; it returns once they have all ended.
+func (r *runner) stopAll() {
+	r.stopJobs()
+	r.cmdMu.Lock()
+	r.killing = true
+	var cs []*spawn.Cmd
+	for _, c := range r.cmds {
+		if c != nil {
+			cs = append(cs, c)
+		}
+	}
+	r.cmdMu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Stop()
+		}()
+	}
+	wg.Wait()
+}
+
+// captures gives the job its output files: in --results DIR/SEQ, or
+// anonymous in-memory files.
+func (r *runner) captures(j *job) error {
+	if r.o.results != "" {
+		dir := filepath.Join(r.o.results, strconv.Itoa(j.seq))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		os.WriteFile(filepath.Join(dir, "cmd"), []byte(r.cmd.line(j.argv)+"\n"), 0o644)
+		var err error
+		if j.stdout.f, err = os.Create(filepath.Join(dir, "stdout")); err != nil {
+			return err
+		}
+		j.stderr.f, err = os.Create(filepath.Join(dir, "stderr"))
+		return err
+	}
+	var err error
+	if j.stdout.f, err = newCapture("poolrun-stdout"); err != nil {
+		return err
+	}
+	j.stderr.f, err = newCapture("poolrun-stderr")
+	return err
+}
+
+// jobEnv is the cap's environment plus the job's number and slot.
+func (r *runner) jobEnv(j *job) []string {
+	base := r.cap.env
+	env := make([]string, len(base), len(base)+2)
+	copy(env, base)
+	return append(env, "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot))
+}
+
+func (r *runner) tag(j *job) []byte {
+	if !r.o.tag {
+		return nil
+	}
+	return []byte(j.input + "\t")
+}
+
+// count records a finished job and applies --halt.
+func (r *runner) count(j *job) {
+	r.finished.Add(1)
+	r.mu.Lock()
+	r.done++
+	if j.failed && !j.stopped {
+		r.failed++
+	}
+	total := 0
+	if r.in.eof.Load() {
+		total = int(r.in.count.Load() - r.skipped.Load())
+	}
+	halt := !r.halted && r.o.halt.reached(r.done, r.failed, total, int(r.started.Load()))
+	if halt {
+		r.halted = true
+	}
+	r.mu.Unlock()
+	if halt {
+		if r.o.halt.when == haltNow {
+			r.log.Warn("--halt: killing the running jobs and starting no more", "done", r.done, "failed", r.failed)
+			r.stopDispatch()
+			go r.stopAll()
+		} else {
+			r.log.Warn("--halt: starting no more jobs, waiting for the running ones", "done", r.done, "failed", r.failed)
+			r.stopDispatch()
+		}
+	}
+}
