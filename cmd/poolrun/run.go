@@ -66,7 +66,7 @@ type runner struct {
 	cmdMu   sync.Mutex
 	cmds    []*spawn.Cmd // running job by slot
 	killing bool         // stopAll was called
-	outMu   sync.Mutex // --line-buffer: whole lines, one writer at a time
+	outMu   sync.Mutex   // --line-buffer: whole lines, one writer at a time
 	begin   time.Time
 
 	mu          sync.Mutex
