@@ -7,11 +7,18 @@
 // is handed to the next acquirer with ErrOwnerDead, units held by a killed
 // process come back (SEM_UNDO), and a blocked Acquire honours its context.
 //
-// Each SemLock is one set of semaphores (value, room, held mark, abort,
-// generation token, layout marker, config, max, name fingerprint), so each
-// state change is one atomic semop, and every op starts with a check of the
-// set's generation token: a handle whose set was removed and whose id was
+// Each SemLock is one set of semaphores (value, room, a mutex's free mark,
+// abort, generation token, layout marker, config, max, name fingerprint),
+// so each state change is one atomic semop, and every op starts with a
+// check of the set's generation token (three ops: take the token, test for
+// zero, give it back): a handle whose set was removed and whose id was
 // reused never touches the newer set.
+//
+// On Linux a blocked Acquire sleeps in semtimedop and is woken on
+// cancellation through the abort semaphore, without polling. darwin has no
+// semtimedop: waits with a deadline or a cancellable context poll there
+// (1 ms growing to 20 ms), a semop takes at most 5 ops, and a process has
+// at most 10 undo entries (kern.sysv.semume).
 //
 // The shortest real use, a machine-wide cap of 4 shared by every process
 // of this user that opens the same name:

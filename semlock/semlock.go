@@ -349,8 +349,8 @@ func (s *SemLock) Close() error {
 
 // Remove deletes the set from the kernel. Processes blocked in Acquire
 // return ErrRemoved; later calls through any handle of it return
-// ErrRemoved or ErrStale. Only the set's token-verified own id is removed:
-// a set that reuses the id is never touched.
+// ErrRemoved or ErrStale. The set's token is verified just before the
+// removal, so a newer set that reuses the id is not removed.
 func (s *SemLock) Remove() error {
 	if s.closed.Load() {
 		return s.closedErr("remove")
