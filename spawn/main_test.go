@@ -28,6 +28,7 @@ const (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(bareEnv) != "" {
+		os.Stdout.Write([]byte{'.'}) // "started", for the benchmark
 		os.Exit(0)
 	}
 	if os.Getenv(noDispatchEnv) != "" {
@@ -82,12 +83,14 @@ func shareRole(ctx context.Context) error {
 	return nil
 }
 
-// attachRole reattaches its handles and exits: the benchmark's worker.
+// attachRole reattaches its handles, says so on stdout and exits: the
+// benchmark's worker.
 func attachRole(ctx context.Context) error {
 	set, err := rebuild.FromEnv()
 	if err != nil {
 		return err
 	}
+	os.Stdout.Write([]byte{'.'})
 	return set.Close()
 }
 
