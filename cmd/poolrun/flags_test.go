@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParseJobs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{{"1", 1}, {"4", 4}, {"100%", 8}, {"50%", 4}, {"1%", 1}, {"200%", 16}, {"32767", 32767}} {
+		got, err := parseJobs(tc.in, 8)
+		if err != nil || got != tc.want {
+			t.Errorf("parseJobs(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{"0", "-2", "abc", "", "0%", "-5%", "x%", "32768", "99999999999999999999", "NaN%"} {
+		if _, err := parseJobs(in, 8); err == nil {
+			t.Errorf("parseJobs(%q): no error", in)
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs([]string{"-j4", "-k", "--tag", "-a", "f1", "--arg-file=f2", "--timeout", "1.5", "--halt", "soon,fail=20%", "--", "echo", "{}", ":::", "a", "b", "::::", "f3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.jobs != 4 || !o.keepOrder || !o.tag || o.timeout != 1500*time.Millisecond {
+		t.Errorf("got %+v", o)
+	}
+	if !reflect.DeepEqual(o.argFiles, []string{"f1", "f2", "f3"}) || !reflect.DeepEqual(o.args, []string{"a", "b"}) || !reflect.DeepEqual(o.command, []string{"echo", "{}"}) {
+		t.Errorf("files %q args %q command %q", o.argFiles, o.args, o.command)
+	}
+	if o.halt != (haltSpec{when: haltSoon, what: haltFail, pct: 20}) {
+		t.Errorf("halt %+v", o.halt)
+	}
+	// Flags after the command belong to the command.
+	o, err = parseArgs([]string{"grep", "-k", "x"})
+	if err != nil || !reflect.DeepEqual(o.command, []string{"grep", "-k", "x"}) || o.keepOrder {
+		t.Errorf("command %q keepOrder %v err %v", o.command, o.keepOrder, err)
+	}
+}
+
+func TestParseArgsRejects(t *testing.T) {
+	for _, args := range [][]string{
+		{"--frobnicate"}, {"-j"}, {"-j", "0"}, {"-j", "-2"}, {"-j", "abc"}, {"--sem", "bad name!"}, {"--sem", ""},
+		{"--timeout", "soon"}, {"--timeout", "-1s"}, {"--retries", "0"}, {"--halt", "sometimes"}, {"--halt", "now,fail=0"},
+		{"--halt", "now,fail=101%"}, {"--resume"}, {"--resume", "--resume-failed", "--joblog", "x"}, {"-k", "--line-buffer"},
+		{"-u", "-k"}, {"-k=1"}, {"echo", "::::"}, {"-d", "ab"},
+	} {
+		_, err := parseArgs(args)
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("parseArgs(%q): %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestHaltReached(t *testing.T) {
+	h, _ := parseHalt("now,fail=2")
+	if h.reached(5, 1, 0, 5) || !h.reached(5, 2, 0, 5) {
+		t.Error("fail=2")
+	}
+	h, _ = parseHalt("soon,fail=50%")
+	if h.reached(1, 1, 10, 4) || !h.reached(6, 5, 10, 10) {
+		t.Error("fail=50% of 10")
+	}
+	h, _ = parseHalt("now,success=1")
+	if h.reached(3, 3, 0, 4) || !h.reached(4, 3, 0, 4) {
+		t.Error("success=1")
+	}
+	if h, _ = parseHalt("never"); h.reached(100, 100, 100, 100) {
+		t.Error("never")
+	}
+}
