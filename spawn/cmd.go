@@ -95,8 +95,10 @@ func Command(ctx context.Context, name string, args ...string) *Cmd {
 	return c
 }
 
-// Worker returns a Cmd that re-execs this binary (os.Executable) as role:
-// in the child, Dispatch runs the role's main. Start returns once the
+// Worker returns a Cmd that re-execs this binary as role: in the child,
+// Dispatch runs the role's main. On Linux it execs /proc/self/exe, the
+// very image that runs, even if its file was replaced since; Path shows
+// os.Executable's answer. Start returns once the
 // child has reached Dispatch; a binary that does not call Dispatch, or a
 // role it does not register, is an error, never a second run of main.
 func Worker(ctx context.Context, role string, args ...string) *Cmd {
@@ -152,7 +154,11 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
-	inner := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Dir: c.Dir,
+	path := c.Path
+	if c.role != "" {
+		path = selfExe(path)
+	}
+	inner := &exec.Cmd{Path: path, Args: c.Args, Env: env, Dir: c.Dir,
 		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 		ExtraFiles: c.ExtraFiles, WaitDelay: c.waitDelay(),
 		SysProcAttr: sysProcAttr(true)}

@@ -13,5 +13,10 @@ func sysProcAttr(dieWithParent bool) *syscall.SysProcAttr {
 	return a
 }
 
+// selfExe is the path that execs this very binary: /proc/self/exe names
+// the running image even if its file was replaced or deleted since (an
+// upgrade), so a worker never runs another version of the program.
+func selfExe(path string) string { return "/proc/self/exe" }
+
 // watchParent: PDEATHSIG does the job on Linux.
 func watchParent(pid int) {}

@@ -16,6 +16,9 @@ func sysProcAttr(dieWithParent bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
+// selfExe is the path that execs this binary: os.Executable's answer.
+func selfExe(path string) string { return path }
+
 // watchParent kills this process's group when its parent pid changes
 // (the parent died and this process was re-parented).
 func watchParent(pid int) {

@@ -214,7 +214,7 @@ func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error
 		}
 	}
 	env = append(env, envRole+"="+trackerRole, envSync+"=4", envParent+"="+strconv.Itoa(os.Getpid()))
-	cmd := &exec.Cmd{Path: exe, Args: []string{os.Args[0]}, Env: env, Stderr: os.Stderr,
+	cmd := &exec.Cmd{Path: selfExe(exe), Args: []string{os.Args[0]}, Env: env, Stderr: os.Stderr,
 		ExtraFiles: []*os.File{cmdR, syncW}, SysProcAttr: sysProcAttr(false)}
 	onForkThread(func() { err = cmd.Start() })
 	if err != nil {
