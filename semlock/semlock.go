@@ -542,12 +542,15 @@ func (s *SemLock) Acquire(ctx context.Context) error {
 	if hasDeadline && !time.Now().Before(deadline) {
 		return context.DeadlineExceeded
 	}
-	if ctx.Done() != nil {
-		// Cancellable: try first, so the uncontended path needs no
-		// watcher at all.
-		if ok, err := s.TryAcquire(); ok || err != nil {
-			return err
-		}
+	// Uncontended: one op that cannot block, through the raw syscall
+	// entry, and no watcher for ctx. Anything else (nothing available, a
+	// dead owner, a stale handle) is sorted out by wait.
+	var ops [maxOps]sembuf
+	tokenCheck(ops[:], s.tok)
+	n := tokOps + s.acquireOps(ops[tokOps:], flagNowait)
+	if semopNowait(s.h.ID, ops[:n]) == nil {
+		s.held.Add(1)
+		return nil
 	}
 	return s.wait(ctx, deadline, hasDeadline)
 }
