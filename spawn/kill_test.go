@@ -3,6 +3,7 @@ package spawn_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -178,5 +179,46 @@ func TestTrackerKilledThenSweep(t *testing.T) {
 	}
 	if v, err := mine.Value(); err != nil || v != 1 {
 		t.Fatalf("live set after Sweep: %d, %v", v, err)
+	}
+}
+
+// TestTrackerRestarted: if the tracker dies, the next Track starts a new
+// one that learns every set still registered: a later death of the
+// parent still leaves nothing.
+func TestTrackerRestarted(t *testing.T) {
+	leakcheck.Check(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := spawn.Worker(context.Background(), "retrack")
+	c.Stdout, c.Stderr = w, os.Stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	leakcheck.Track(c.Process.Pid)
+	line, err := bufio.NewReader(r).ReadString('\n')
+	var tracker, a, b, old int
+	if _, serr := fmt.Sscanf(line, "tracker=%d sets=%d,%d old=%d", &tracker, &a, &b, &old); serr != nil || err != nil {
+		c.Stop()
+		c.Wait()
+		t.Fatalf("helper said %q (%v)", line, err)
+	}
+	leakcheck.Track(tracker)
+	leakcheck.Track(old)
+	if tracker == old || tracker == 0 {
+		t.Fatalf("no new tracker: %q", line)
+	}
+	syscall.Kill(c.Process.Pid, syscall.SIGKILL)
+	c.Wait()
+	f := &family{sets: []int{a, b}}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.setsLeft(t)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if left := f.setsLeft(t); len(left) > 0 {
+		t.Fatalf("sets %v left: the new tracker did not learn of them", left)
 	}
 }

@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 	spawn.Register("parent", parentRole)
 	spawn.Register("stubborn", stubbornRole)
 	spawn.Register("logger", loggerRole)
+	spawn.Register("retrack", retrackRole)
 	spawn.Register("fail", func(context.Context) error { return fmt.Errorf("failed on purpose") })
 	spawn.Dispatch()
 	os.Exit(m.Run())
@@ -238,4 +239,26 @@ func kernelSets(t testing.TB) map[int]bool {
 		}
 	}
 	return ids
+}
+
+// retrackRole tracks a set, kills its own tracker, tracks a second set
+// (which starts a new tracker that must learn of the first), prints what
+// it has and waits to be killed.
+func retrackRole(ctx context.Context) error {
+	a, err := spawn.NewTracked(semlock.Semaphore, 1, 1)
+	if err != nil {
+		return err
+	}
+	old := spawn.TrackerPid()
+	syscall.Kill(old, syscall.SIGKILL)
+	for spawn.TrackerPid() == old {
+		time.Sleep(time.Millisecond)
+	}
+	b, err := spawn.NewTracked(semlock.Semaphore, 1, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tracker=%d sets=%d,%d old=%d\n", spawn.TrackerPid(), a.ID(), b.ID(), old)
+	<-ctx.Done()
+	return nil
 }

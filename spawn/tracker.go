@@ -34,18 +34,23 @@ import (
 // the sets still registered, each re-verified first (semlock.Attach checks
 // the generation token: a set whose id was reused is never touched, and a
 // named set is never registered), then exits.
+//
+// If the tracker dies while this process lives, the next Track, Untrack or
+// Cmd.Start starts a new one and tells it everything still registered.
 var tracker struct {
-	mu    sync.Mutex
-	w     *os.File // the pipe's write end; nil until started
-	pid   int
-	err   error // set once tracking broke; later calls return it
-	sets  map[int]bool
-	ready chan struct{} // closed when the tracker said ok (or failed)
+	mu      sync.Mutex
+	w       *os.File // the pipe's write end; nil when no tracker runs
+	pid     int
+	started time.Time
+	starts  int // trackers started since started's second began
+	lost    error // why the last tracker went away
+	sets    map[int]semlock.Handle
+	groups  map[int]bool
 }
 
-// ErrTracker: the tracker could not be started or exited early; sets and
-// groups are then not cleaned up if this process dies (poolrun sem gc,
-// Sweep, still removes orphaned sets).
+// ErrTracker: the tracker could not be started, or died and could not be
+// restarted; sets and groups are then not cleaned up if this process dies
+// (Sweep, poolrun sem gc, still removes orphaned sets).
 var ErrTracker = errors.New("spawn: tracker unavailable")
 
 // Track registers a private set with this process's tracker, which
@@ -63,10 +68,13 @@ func Track(s *semlock.SemLock) error {
 	}
 	tracker.mu.Lock()
 	defer tracker.mu.Unlock()
+	if tracker.sets == nil {
+		tracker.sets, tracker.groups = map[int]semlock.Handle{}, map[int]bool{}
+	}
 	if err := sendLocked("S+ " + enc); err != nil {
 		return fmt.Errorf("spawn: track set %d: %w", h.ID, err)
 	}
-	tracker.sets[h.ID] = true
+	tracker.sets[h.ID] = h
 	return nil
 }
 
@@ -76,7 +84,7 @@ func Untrack(s *semlock.SemLock) error {
 	h := s.Handle()
 	tracker.mu.Lock()
 	defer tracker.mu.Unlock()
-	if !tracker.sets[h.ID] {
+	if _, ok := tracker.sets[h.ID]; !ok {
 		return nil
 	}
 	delete(tracker.sets, h.ID)
@@ -115,76 +123,100 @@ func trackGroup(pgid int) {
 		return
 	}
 	tracker.mu.Lock()
-	sendLocked("G+ " + strconv.Itoa(pgid))
-	tracker.mu.Unlock()
+	defer tracker.mu.Unlock()
+	if tracker.sets == nil {
+		tracker.sets, tracker.groups = map[int]semlock.Handle{}, map[int]bool{}
+	}
+	if sendLocked("G+ "+strconv.Itoa(pgid)) == nil {
+		tracker.groups[pgid] = true
+	}
 }
 
 func untrackGroup(pgid int) {
 	tracker.mu.Lock()
-	if tracker.w != nil && tracker.err == nil {
-		sendLocked("G- " + strconv.Itoa(pgid))
+	defer tracker.mu.Unlock()
+	if tracker.groups[pgid] {
+		delete(tracker.groups, pgid)
+		if tracker.w != nil {
+			sendLocked("G- " + strconv.Itoa(pgid))
+		}
 	}
-	tracker.mu.Unlock()
 }
 
-// sendLocked writes one line to the tracker, starting it first if needed.
-// A line is far shorter than PIPE_BUF, so it is written whole.
+// sendLocked writes one line to the tracker, starting one first if none
+// runs (and then telling it what is registered). A line is far shorter
+// than PIPE_BUF, so it is written whole.
 func sendLocked(line string) error {
-	if tracker.err != nil {
-		return tracker.err
-	}
 	if tracker.w == nil {
 		if err := startTrackerLocked(); err != nil {
-			tracker.err = err
 			return err
 		}
 	}
 	if _, err := tracker.w.WriteString(line + "\n"); err != nil {
-		tracker.err = fmt.Errorf("%w: write to the tracker (pid %d): %v", ErrTracker, tracker.pid, err)
-		return tracker.err
+		lostLocked(tracker.pid, fmt.Errorf("%w: write to the tracker (pid %d): %v", ErrTracker, tracker.pid, err))
+		return tracker.lost
 	}
 	return nil
 }
 
-// startTrackerLocked forks and execs the tracker and returns without
+// lostLocked forgets tracker pid, which is gone.
+func lostLocked(pid int, why error) {
+	if tracker.pid != pid || tracker.w == nil {
+		return
+	}
+	tracker.w.Close()
+	tracker.w, tracker.lost = nil, why
+}
+
+// startTrackerLocked forks and execs a tracker and returns without
 // waiting for it to run: lines written before it reads sit in the pipe.
-// Its handshake is read in the background; a failure shows on the next
-// call.
+// Its handshake is read in the background; if it fails or the tracker
+// exits, the next call starts another (at most 5 within a second).
 func startTrackerLocked() error {
 	if err := checkDispatch(); err != nil {
 		return err
 	}
+	if tracker.starts >= 5 && time.Since(tracker.started) < time.Second {
+		return tracker.lost // trackers keep dying: do not fork in a loop
+	}
+	if time.Since(tracker.started) >= time.Second {
+		tracker.starts = 0
+	}
+	tracker.starts++
 	w, ready, proc, err := startTracker()
 	if err != nil {
 		return err
 	}
-	tracker.w, tracker.pid, tracker.ready = w, proc.Pid, make(chan struct{})
-	tracker.sets = map[int]bool{}
+	tracker.w, tracker.pid, tracker.started = w, proc.Pid, time.Now()
 	go func() {
-		err := <-ready
-		if err != nil {
+		if err := <-ready; err != nil {
 			tracker.mu.Lock()
-			if tracker.err == nil {
-				tracker.err = err
-			}
+			lostLocked(proc.Pid, err)
 			tracker.mu.Unlock()
 		}
-		close(tracker.ready)
 		state, werr := proc.Wait()
 		tracker.mu.Lock()
-		if tracker.err == nil {
-			tracker.err = fmt.Errorf("%w: the tracker (pid %d) exited early (%v %v): sets and child groups are no longer cleaned up if this process dies", ErrTracker, proc.Pid, state, werr)
-		}
+		lostLocked(proc.Pid, fmt.Errorf("%w: the tracker (pid %d) exited early (%v %v)", ErrTracker, proc.Pid, state, werr))
 		tracker.mu.Unlock()
 	}()
+	// A new tracker after one died: tell it what is registered.
+	for _, h := range tracker.sets {
+		enc, _ := rebuild.EncodeHandle(h)
+		w.WriteString("S+ " + enc + "\n")
+	}
+	for pgid := range tracker.groups {
+		w.WriteString("G+ " + strconv.Itoa(pgid) + "\n")
+	}
 	return nil
 }
 
-// TrackerPid returns the pid of this process's tracker, 0 if none was
-// started.
+// TrackerPid returns the pid of this process's tracker, 0 if none runs.
 func TrackerPid() int {
 	tracker.mu.Lock()
 	defer tracker.mu.Unlock()
+	if tracker.w == nil {
+		return 0
+	}
 	return tracker.pid
 }
 
@@ -231,7 +263,7 @@ func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error
 			ch <- nil
 			return
 		}
-		ch <- fmt.Errorf("%w: the tracker (pid %d) did not start (%q, %v): %w", ErrTracker, cmd.Process.Pid, line, err, ErrNoDispatch)
+		ch <- fmt.Errorf("%w: the tracker (pid %d) ended before it started (%q, %v)", ErrTracker, cmd.Process.Pid, line, err)
 	}()
 	return cmdW, ch, cmd.Process, nil
 }
