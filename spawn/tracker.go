@@ -42,7 +42,7 @@ var tracker struct {
 	w       *os.File // the pipe's write end; nil when no tracker runs
 	pid     int
 	started time.Time
-	starts  int // trackers started since started's second began
+	starts  int   // trackers started since started's second began
 	lost    error // why the last tracker went away
 	sets    map[int]semlock.Handle
 	groups  map[int]bool
