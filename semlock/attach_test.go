@@ -105,6 +105,11 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("Open(%v, %d, %d): %v; want %v", c.kind, c.value, c.max, err, c.is)
 		}
 	}
+	if s, err := semlock.New(semlock.Semaphore, 1, 1, nil); err != nil {
+		t.Errorf("New with a nil option: %v", err)
+	} else {
+		s.Remove()
+	}
 	for _, name := range []string{"", "-lead", ".x", "has space", "slash/", "nul\x00", "é", strings.Repeat("a", semlock.MaxNameLen+1)} {
 		if _, err := semlock.Open(name, semlock.Semaphore, 1, 1); !errors.Is(err, semlock.ErrName) {
 			t.Errorf("Open(%q): %v, want ErrName", name, err)

@@ -99,7 +99,9 @@ const (
 func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (options, error) {
 	o := options{mode: 0o600}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	switch kind {
 	case Mutex:
@@ -122,7 +124,7 @@ func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (option
 	return o, nil
 }
 
-// initSet writes the initial values of a new set in one semop (never
+// initSet writes the initial values of a new set with semop (never
 // SETVAL, which wipes every process's undo records). Openers of a named set
 // wait for the layout magic, which goes in last.
 func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
