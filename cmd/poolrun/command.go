@@ -9,6 +9,7 @@ import (
 // once, rendered per job.
 type command struct {
 	shell    bool       // run as sh -c SCRIPT
+	raw      bool       // no command: the input is the script, unquoted
 	args     []template // direct: argv; shell: the script (one template)
 	appendIn bool       // no replacement string anywhere: the input is appended
 	path     string     // direct with a literal argv[0]: its resolved path
@@ -23,8 +24,7 @@ const shellPath = "/bin/sh"
 func parseCommand(words []string) (*command, error) {
 	c := &command{}
 	if len(words) == 0 {
-		c.shell = true
-		c.args = []template{{parts: []part{{kind: pInput}}, repl: true}}
+		c.shell, c.raw = true, true
 		return c, nil
 	}
 	if len(words) == 1 && needsShell(words[0]) {
@@ -60,6 +60,9 @@ func parseCommand(words []string) (*command, error) {
 // build returns the program and its argv (argv[0] included) for one job.
 // buf is scratch space reused between calls.
 func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
+	if c.raw {
+		return shellPath, []string{"sh", "-c", v.input}
+	}
 	if c.shell {
 		b := c.args[0].render((*buf)[:0], v, true)
 		if c.appendIn {

@@ -333,12 +333,19 @@ func (r *runner) attempt(j *job) {
 		if r.o.timeout > 0 {
 			t := time.AfterFunc(r.o.timeout, func() {
 				timedOut.Store(true)
-				c.Stop()
+				stopGroup(c)
 			})
 			defer t.Stop()
 		}
 		err = c.Wait()
 		r.ended(j.slot)
+		if timedOut.Load() || r.jobsCtx.Err() != nil {
+			// Stopped: kill what is left of its group (grandchildren that
+			// ignore SIGTERM outlive the job's own process). Done here,
+			// before the job counts as ended, so that it is done before
+			// poolrun exits.
+			syscall.Kill(-c.Pgid(), syscall.SIGKILL)
+		}
 	}
 	j.dur = time.Since(j.start)
 	j.exit, j.sig, j.failed, j.timedOut, j.stopped = 0, 0, false, false, false
@@ -426,10 +433,21 @@ func (r *runner) stopAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Stop()
+			stopGroup(c)
 		}()
 	}
 	wg.Wait()
+}
+
+// stopGroup stops a job: TERM to its process group, KILL after --grace
+// if it is still running; then KILL to whatever is left of the group
+// (grandchildren that ignore TERM outlive the job's own process), so that
+// a stopped job leaves nothing running.
+func stopGroup(c *spawn.Cmd) {
+	c.Stop()
+	if pg := c.Pgid(); pg > 0 {
+		syscall.Kill(-pg, syscall.SIGKILL)
+	}
 }
 
 // captures gives the job its output files: in --results DIR/SEQ, or

@@ -1,0 +1,139 @@
+//go:build linux
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/poolrun/poolrun/internal/leakcheck"
+)
+
+func numbers(n int) []string {
+	var s []string
+	for i := 1; i <= n; i++ {
+		s = append(s, fmt.Sprint(i))
+	}
+	return s
+}
+
+// -j N: never more than N jobs at once (and N do run at once).
+func TestCapJobs(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	spans := filepath.Join(dir, "spans")
+	span := spanScript(t, dir)
+	r := poolrun(t, runOpts{env: []string{"SPANS=" + spans}}, append([]string{"-j", "3", "sh", span, ":::"}, numbers(15)...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	peak, jobs := maxOverlap(t, spans)
+	if jobs != 15 || peak > 3 {
+		t.Errorf("%d jobs, at most %d at once: want 15 jobs, at most 3", jobs, peak)
+	}
+	t.Logf("peak overlap %d of 3", peak)
+}
+
+// Two runs sharing --sem NAME -j 2 run at most 2 jobs at once between
+// them; a run with another -j says the set keeps its size.
+func TestCapSharedSem(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	spans := filepath.Join(dir, "spans")
+	span := spanScript(t, dir)
+	name := fmt.Sprintf("poolrun-it-%d", os.Getpid())
+	t.Cleanup(func() { poolrun(t, runOpts{}, "sem", "rm", name) })
+	var wg sync.WaitGroup
+	res := make([]result, 2)
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = poolrun(t, runOpts{env: []string{"SPANS=" + spans}}, append([]string{"--sem", name, "-j", "2", "sh", span, ":::"}, numbers(6)...)...)
+		}()
+	}
+	wg.Wait()
+	for i, r := range res {
+		if r.code != 0 {
+			t.Errorf("run %d: exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	peak, jobs := maxOverlap(t, spans)
+	if jobs != 12 || peak > 2 {
+		t.Errorf("%d jobs, at most %d at once: want 12, at most 2", jobs, peak)
+	}
+	r := poolrun(t, runOpts{}, "--sem", name, "-j", "5", "true", ":::", "x")
+	if r.code != 0 || !strings.Contains(r.stderr, "exists with 2 slots") {
+		t.Errorf("-j 5 on a 2-slot set: exit %d, stderr %q", r.code, r.stderr)
+	}
+	ls := poolrun(t, runOpts{}, "sem", "ls")
+	if !strings.Contains(ls.stdout, name) || !strings.Contains(ls.stdout, "2/2") {
+		t.Errorf("sem ls does not show %s with 2/2:\n%s", name, ls.stdout)
+	}
+}
+
+// Nested runs share the parent's cap through POOLRUN_SEMLOCKS: the leaf
+// jobs of all the nested runs never exceed the outer -j, and a nested run
+// never deadlocks, even at -j 1 (the job's own slot serves its first
+// child).
+func TestCapNested(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	for _, outer := range []string{"3", "1"} {
+		dir := t.TempDir()
+		spans := filepath.Join(dir, "spans")
+		span := spanScript(t, dir)
+		inner := script(t, dir, "inner.sh", `exec "$POOLRUN_BIN" -j 3 sh `+span+` ::: a b c d`)
+		r := poolrun(t, runOpts{env: []string{"SPANS=" + spans, "POOLRUN_BIN=" + bin}}, "-j", outer, "sh", inner, ":::", "1", "2", "3", "4")
+		if r.code != 0 {
+			t.Fatalf("outer -j %s: exit %d: %s", outer, r.code, r.stderr)
+		}
+		peak, jobs := maxOverlap(t, spans)
+		if jobs != 16 || fmt.Sprint(peak) > outer {
+			t.Errorf("outer -j %s: %d leaf jobs, at most %d at once: want 16, at most %s", outer, jobs, peak, outer)
+		}
+	}
+}
+
+// poolrun sem run NAME -j 1: GNU sem's job; two at once take turns.
+func TestSemRun(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	spans := filepath.Join(dir, "spans")
+	span := spanScript(t, dir)
+	name := fmt.Sprintf("poolrun-it-semrun-%d", os.Getpid())
+	t.Cleanup(func() { poolrun(t, runOpts{}, "sem", "rm", name) })
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = poolrun(t, runOpts{env: []string{"SPANS=" + spans}}, "sem", "run", name, "-j", "1", "--", "sh", span).code
+		}()
+	}
+	wg.Wait()
+	peak, jobs := maxOverlap(t, spans)
+	if jobs != 4 || peak != 1 {
+		t.Errorf("sem run -j 1: %d runs, %d at once", jobs, peak)
+	}
+	if r := poolrun(t, runOpts{}, "sem", "run", name, "--", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("sem run exit status %d, want the command's 7", r.code)
+	}
+	if r := poolrun(t, runOpts{}, "sem", "rm", name); r.code != 0 {
+		t.Errorf("sem rm: %d %s", r.code, r.stderr)
+	}
+	if r := poolrun(t, runOpts{}, "sem", "ls"); strings.Contains(r.stdout, name) {
+		t.Errorf("sem ls still shows %s after sem rm", name)
+	}
+	if r := poolrun(t, runOpts{}, "sem", "gc"); r.code != 0 {
+		t.Errorf("sem gc: %d %s", r.code, r.stderr)
+	}
+}
