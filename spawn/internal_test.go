@@ -71,3 +71,11 @@ func BenchmarkTrackerStart(b *testing.B) {
 	b.ReportMetric(float64(start.Microseconds())/float64(b.N), "start-µs")
 	b.ReportMetric(float64(ready.Microseconds())/float64(b.N), "ready-µs")
 }
+
+// BenchmarkForkThreadHandoff: the round trip to the locked fork thread
+// that every Start pays (two thread wake-ups).
+func BenchmarkForkThreadHandoff(b *testing.B) {
+	for b.Loop() {
+		onForkThread(func() {})
+	}
+}
