@@ -49,7 +49,7 @@ func Attach(value string) (*Set, error) {
 			if errors.Is(err, semlock.ErrRemoved) {
 				// From the child's side a handle whose set is gone is
 				// stale, just like one whose id was reused.
-				err = fmt.Errorf("%w: %w", semlock.ErrStale, err)
+				err = goneError{err}
 			}
 			return nil, fmt.Errorf("rebuild: %s: handle %s (set %d): %w", EnvVar, strconv.Quote(name), hs[name].ID, err)
 		}
@@ -105,3 +105,13 @@ func (s *Set) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// goneError is a handle whose set was removed: it matches
+// semlock.ErrStale as well as the semlock error it wraps.
+type goneError struct{ err error }
+
+func (e goneError) Error() string {
+	return "stale handle: the set is gone (its creator removed it, or died and the set was cleaned up): " + e.err.Error()
+}
+
+func (e goneError) Unwrap() []error { return []error{semlock.ErrStale, e.err} }
