@@ -204,11 +204,11 @@ func (c *Cmd) Start() error {
 		}()
 	}
 	if syncR != nil {
-		if err := c.handshake(syncR); err != nil {
+		if line, err := c.handshake(syncR); err != nil || line != "ok" {
 			c.kill()
 			<-c.done
 			c.waited.Store(true)
-			return err
+			return c.handshakeErr(line, err)
 		}
 	}
 	return nil
@@ -258,20 +258,28 @@ func (c *Cmd) environ() ([]string, error) {
 	return append(env, rebuild.EnvVar+"="+v), nil
 }
 
-// handshake waits for the child's Dispatch to say "ok".
-func (c *Cmd) handshake(r *os.File) error {
+// handshake reads the line the child's Dispatch writes: "ok", or
+// "error" and why.
+func (c *Cmd) handshake(r *os.File) (string, error) {
 	r.SetReadDeadline(time.Now().Add(HandshakeTimeout))
 	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if err == nil && line == "ok" {
-		return nil
+	return strings.TrimSpace(line), err
+}
+
+// handshakeErr explains a failed handshake, once the child is reaped.
+func (c *Cmd) handshakeErr(line string, err error) error {
+	if c.ctxDone.Load() {
+		return fmt.Errorf("spawn: worker %q: %w", c.role, c.ctx.Err())
 	}
 	if msg, ok := strings.CutPrefix(line, "error "); ok {
 		return fmt.Errorf("spawn: worker %q: %s", c.role, msg)
 	}
 	why := "it exited"
+	if c.ProcessState != nil {
+		why += ": " + c.ProcessState.String()
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		why = fmt.Sprintf("it did not within %v and was killed", HandshakeTimeout)
+		why = fmt.Sprintf("not within %v; killed", HandshakeTimeout)
 	}
 	return fmt.Errorf("spawn: worker %q: %s never reached spawn.Dispatch (%s): %w", c.role, c.Path, why, ErrNoDispatch)
 }
