@@ -2,6 +2,7 @@ package rebuild
 
 import (
 	"errors"
+	"github.com/poolrun/poolrun/internal/leakcheck"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ var (
 )
 
 func TestEncodeFormat(t *testing.T) {
+	leakcheck.Check(t)
 	got, err := Encode(map[string]semlock.Handle{"lock": hLock, "jobs": hJobs, "cap": hNamed})
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +41,7 @@ func TestEncodeFormat(t *testing.T) {
 }
 
 func TestDecodeRejects(t *testing.T) {
+	leakcheck.Check(t)
 	ok := "0,5,s,4,u,100,77"
 	long := "v1" + strings.Repeat(";x=0,5,s,4,u,100,77", 1000)
 	var many strings.Builder
@@ -104,6 +107,7 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestEncodeRejects(t *testing.T) {
+	leakcheck.Check(t)
 	bad := hJobs
 	bad.MaxValue = 0
 	for _, hs := range []map[string]semlock.Handle{

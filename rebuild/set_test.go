@@ -114,6 +114,7 @@ func TestChildSharesSets(t *testing.T) {
 }
 
 func TestFromEnvEmpty(t *testing.T) {
+	leakcheck.Check(t)
 	t.Setenv(EnvVar, "")
 	set, err := FromEnv()
 	if err != nil || len(set.Names()) != 0 || len(set.Handles()) != 0 {

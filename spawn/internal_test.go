@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"github.com/poolrun/poolrun/internal/leakcheck"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 )
 
 func TestParseLine(t *testing.T) {
+	leakcheck.Check(t)
 	for _, tc := range []struct {
 		line  string
 		level hclog.Level
@@ -31,6 +33,7 @@ func TestParseLine(t *testing.T) {
 }
 
 func TestLineLoggerLongLine(t *testing.T) {
+	leakcheck.Check(t)
 	var n int
 	w := newLineLogger(hclog.New(&hclog.LoggerOptions{Output: countWriter{&n}, Level: hclog.Info}))
 	long := make([]byte, 3*maxLine/2)

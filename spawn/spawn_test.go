@@ -90,6 +90,7 @@ func TestCommandEnv(t *testing.T) {
 }
 
 func TestCommandErrors(t *testing.T) {
+	leakcheck.Check(t)
 	if err := spawn.Command(context.Background(), "no-such-program-poolrun").Run(); !errors.Is(err, exec.ErrNotFound) {
 		t.Fatalf("missing program: %v", err)
 	}
@@ -119,6 +120,7 @@ func TestCommandErrors(t *testing.T) {
 // (no second run of main), and a worker whose binary does not reach
 // Dispatch is reported as such.
 func TestNoDispatch(t *testing.T) {
+	leakcheck.Check(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), noDispatchEnv+"=1")
 	out, err := cmd.Output()
@@ -136,6 +138,7 @@ func TestNoDispatch(t *testing.T) {
 // TestStop: SIGTERM to the group, then SIGKILL after WaitDelay for a
 // child that ignores it; its grandchild goes with it.
 func TestStop(t *testing.T) {
+	leakcheck.Check(t)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +171,7 @@ func TestStop(t *testing.T) {
 
 // TestContextCancel: cancelling ctx stops the child's group with SIGTERM.
 func TestContextCancel(t *testing.T) {
+	leakcheck.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := spawn.Command(ctx, "sleep", "1000")
 	if err := c.Start(); err != nil {
@@ -184,6 +188,7 @@ func TestContextCancel(t *testing.T) {
 // TestLogger: a child's stderr reaches the logger line by line under its
 // name; hclog JSON lines keep their level and fields.
 func TestLogger(t *testing.T) {
+	leakcheck.Check(t)
 	var buf bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true, Level: hclog.Trace, Name: "test"})
 	c := spawn.Worker(context.Background(), "logger")
