@@ -2,10 +2,10 @@ package rebuild
 
 import (
 	"errors"
-	"github.com/poolrun/poolrun/internal/leakcheck"
 	"strings"
 	"testing"
 
+	"github.com/poolrun/poolrun/internal/leakcheck"
 	"github.com/poolrun/poolrun/semlock"
 )
 

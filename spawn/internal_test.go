@@ -1,11 +1,11 @@
 package spawn
 
 import (
-	"github.com/poolrun/poolrun/internal/leakcheck"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/internal/leakcheck"
 )
 
 func TestParseLine(t *testing.T) {
