@@ -73,6 +73,7 @@ type Cmd struct {
 	waitErr  error
 	waited   atomic.Bool
 	ctxDone  atomic.Bool // ctx ended before the child did
+	stopping atomic.Bool // Stop began: the group is killed when the leader exits
 	stopOnce sync.Mutex
 }
 
@@ -285,6 +286,14 @@ func (c *Cmd) handshakeErr(line string, err error) error {
 }
 
 func (c *Cmd) reap(pgid int) {
+	waitExit(pgid)
+	if c.stopping.Load() {
+		// Stop ends the whole group: grandchildren that outlived the
+		// leader (they ignore SIGTERM, or the leader did not wait for
+		// them) get SIGKILL while the unreaped leader still holds the
+		// group id.
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	}
 	err := c.inner.Wait()
 	c.ProcessState = c.inner.ProcessState
 	untrackGroup(pgid)
@@ -335,10 +344,12 @@ func (c *Cmd) Output() ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// Stop ends the child's process group: SIGTERM, then SIGKILL if the
-// child has not exited after WaitDelay. It returns once the child has
-// exited. It is safe to call concurrently with Wait and with itself, and
-// a no-op once the child has exited.
+// Stop ends the child's process group: SIGTERM to the group, then
+// SIGKILL to the group if the child has not exited after WaitDelay; once
+// the child has exited, what is left of its group (grandchildren that
+// ignore SIGTERM) gets SIGKILL too. It returns once the child has exited
+// and been reaped. It is safe to call concurrently with Wait and with
+// itself, and a no-op once the child has exited by itself.
 func (c *Cmd) Stop() error {
 	if c.inner == nil {
 		return fmt.Errorf("spawn: %s: not started", c.name())
@@ -350,6 +361,7 @@ func (c *Cmd) Stop() error {
 		return nil
 	default:
 	}
+	c.stopping.Store(true)
 	pgid := c.Process.Pid
 	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("spawn: %s: stop: %w", c.name(), err)

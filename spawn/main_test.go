@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 	spawn.Register("stubborn", stubbornRole)
 	spawn.Register("logger", loggerRole)
 	spawn.Register("retrack", retrackRole)
+	spawn.Register("leaves", leavesRole)
 	spawn.Register("fail", func(context.Context) error { return fmt.Errorf("failed on purpose") })
 	spawn.Dispatch()
 	os.Exit(m.Run())
@@ -259,6 +260,18 @@ func retrackRole(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("tracker=%d sets=%d,%d old=%d\n", spawn.TrackerPid(), a.ID(), b.ID(), old)
+	<-ctx.Done()
+	return nil
+}
+
+// leavesRole starts a grandchild that ignores SIGTERM (and prints its pid
+// once it does) and returns when told to stop, leaving it behind.
+func leavesRole(ctx context.Context) error {
+	gc := exec.Command("sh", "-c", "trap '' TERM; echo $$; while :; do sleep 1; done")
+	gc.Stdout = os.Stdout
+	if err := gc.Start(); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -169,6 +169,35 @@ func TestStop(t *testing.T) {
 	}
 }
 
+// TestStopLeavesNothing: a child that exits on SIGTERM at once, leaving a
+// grandchild that ignores it: Stop kills the grandchild too.
+func TestStopLeavesNothing(t *testing.T) {
+	leakcheck.Check(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := spawn.Worker(context.Background(), "leaves")
+	c.Stdout, c.Stderr = w, os.Stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	gc, _ := strconv.Atoi(strings.TrimSpace(line))
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("the child returned on SIGTERM: %v", err)
+	}
+	if _, ok := gone([]int{gc}, 10*time.Second); !ok {
+		syscall.Kill(gc, syscall.SIGKILL)
+		t.Fatalf("grandchild %d survived Stop", gc)
+	}
+}
+
 // TestContextCancel: cancelling ctx stops the child's group with SIGTERM.
 func TestContextCancel(t *testing.T) {
 	leakcheck.Check(t)

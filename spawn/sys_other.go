@@ -38,3 +38,7 @@ func watchParent(pid int) {
 		}
 	}()
 }
+
+// waitExit: no waitid(WNOWAIT) here; the group kill after Stop happens
+// once the leader is reaped, with a tiny risk of a reused group id.
+func waitExit(pid int) {}
