@@ -299,11 +299,14 @@ func trackerMain(context.Context) error {
 		}
 	}
 	// EOF: the parent is gone (or the pipe broke, which means the same).
-	killed, removed, kept := cleanup(groups, sets)
-	if killed+removed+len(kept) > 0 {
+	killed, removed, kept, skipped := cleanup(groups, sets)
+	if killed+removed+len(kept)+len(skipped) > 0 {
 		msg := fmt.Sprintf("poolrun tracker: process %d ended leaving %d child process groups and %d private semaphore sets: killed the groups, removed %d sets", parent, len(groups), len(sets), removed)
 		if len(kept) > 0 {
 			msg += fmt.Sprintf("; kept %v (still used by a live process; poolrun sem gc removes them later)", kept)
+		}
+		for _, err := range skipped {
+			msg += "; left " + err.Error()
 		}
 		fmt.Fprintln(os.Stderr, msg)
 	}
@@ -313,7 +316,7 @@ func trackerMain(context.Context) error {
 // cleanup SIGKILLs the groups, waits briefly for their leaders to die,
 // then removes each set that is still the one registered and that no live
 // process outside the groups used last.
-func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed int, kept []int) {
+func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed int, kept []int, skipped []error) {
 	for pgid := range groups {
 		if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
 			killed++
@@ -326,7 +329,7 @@ func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed 
 		}
 	}
 	if len(sets) == 0 {
-		return killed, 0, nil
+		return killed, 0, nil, nil
 	}
 	last := map[int]int{}
 	if infos, err := semlock.List(); err == nil {
@@ -340,14 +343,17 @@ func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed 
 			continue
 		}
 		s, err := semlock.Attach(h) // verifies the token: never a newer set with this id
-		if err != nil {
-			continue
+		if err == nil {
+			err = s.Remove()
 		}
-		if s.Remove() == nil {
+		switch {
+		case err == nil:
 			removed++
+		case !errors.Is(err, semlock.ErrRemoved): // gone already is fine
+			skipped = append(skipped, err)
 		}
 	}
-	return killed, removed, kept
+	return killed, removed, kept, skipped
 }
 
 // alive reports whether pid runs (a zombie does not).
