@@ -1,0 +1,141 @@
+package pool
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	stateQueued    = iota // in the pool's queue
+	stateSent             // handed to a worker
+	stateCancelled        // its ctx ended while it was queued
+)
+
+// call is one submitted task, from Submit to its result.
+type call struct {
+	seq  uint64
+	name string
+	in   []byte
+	ctx  context.Context
+	idx  int // position in a Map's inputs
+
+	stopWatch func() bool        // stops the ctx watcher
+	cancelCtx context.CancelFunc // the Timeout option's
+
+	// Under Pool.mu.
+	state  int
+	worker *worker
+	sentAt time.Time
+
+	fin    atomic.Bool
+	done   chan struct{}
+	out    []byte
+	err    error
+	notify chan<- *call // a Map's results channel, or nil
+}
+
+// submit queues a task. It never blocks: back-pressure is Map's window.
+func (p *Pool) submit(ctx context.Context, name string, in []byte, notify chan<- *call, idx int) *call {
+	c := &call{name: name, in: in, done: make(chan struct{}), notify: notify, idx: idx}
+	if err := ctx.Err(); err != nil {
+		p.finish1(c, nil, &TaskError{Task: name, Err: err})
+		return c
+	}
+	if _, ok := lookup(name); !ok {
+		p.finish1(c, nil, &TaskError{Task: name, Err: ErrUnknownTask,
+			Msg: "no task of this name is registered: define it with pool.Define (or pool.Register) at package level"})
+		return c
+	}
+	if p.cfg.timeout > 0 {
+		ctx, c.cancelCtx = context.WithTimeout(ctx, p.cfg.timeout)
+	}
+	c.ctx = ctx
+	p.mu.Lock()
+	if p.closing || p.broken != nil {
+		err := error(&TaskError{Task: name, Err: ErrClosed})
+		if p.broken != nil {
+			err = &TaskError{Task: name, Err: p.broken}
+		}
+		p.mu.Unlock()
+		p.finish1(c, nil, err)
+		return c
+	}
+	p.seq++
+	c.seq = p.seq
+	if ctx.Done() != nil {
+		c.stopWatch = context.AfterFunc(ctx, func() { p.cancelCall(c) })
+	}
+	p.queue.push(c)
+	p.queued++
+	p.dispatchLocked()
+	p.mu.Unlock()
+	return c
+}
+
+// finish1 completes c once: later calls (a result after a cancellation)
+// are ignored.
+func (p *Pool) finish1(c *call, out []byte, err error) {
+	if !c.fin.CompareAndSwap(false, true) {
+		return
+	}
+	c.out, c.err = out, err
+	if c.stopWatch != nil {
+		c.stopWatch()
+	}
+	if c.cancelCtx != nil {
+		c.cancelCtx()
+	}
+	if err != nil {
+		p.failed.Add(1)
+	} else {
+		p.completed.Add(1)
+	}
+	close(c.done)
+	if c.notify != nil {
+		c.notify <- c
+	}
+}
+
+// cancelCall runs when c's ctx is done: c fails with the ctx's error at
+// once; a worker running it is told, and stopped if the task has not
+// returned after CancelGrace.
+func (p *Pool) cancelCall(c *call) {
+	p.mu.Lock()
+	pid := 0
+	switch c.state {
+	case stateQueued:
+		c.state = stateCancelled
+		p.queued--
+	case stateSent:
+		if w := c.worker; w != nil && !w.closeIn {
+			pid = w.pid
+			w.cancels = append(w.cancels, c.seq)
+			w.wakeup()
+			time.AfterFunc(p.cfg.cancelGrace, func() { p.checkCancelled(w, c) })
+		}
+	}
+	p.mu.Unlock()
+	p.finish1(c, nil, &TaskError{Task: c.name, Seq: c.seq, Worker: pid, Err: context.Cause(c.ctx)})
+}
+
+// checkCancelled stops w if it still has not returned from cancelled c.
+func (p *Pool) checkCancelled(w *worker, c *call) {
+	p.mu.Lock()
+	still := false
+	for _, x := range w.inflight {
+		if x == c {
+			still = true
+		}
+	}
+	if still && !w.closeIn {
+		w.killed = true
+	} else {
+		still = false
+	}
+	p.mu.Unlock()
+	if still {
+		p.log.Warn("stopping worker: cancelled task did not return", "worker", w.pid, "task", c.name, "seq", c.seq, "grace", p.cfg.cancelGrace)
+		go w.cmd.Stop()
+	}
+}

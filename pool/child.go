@@ -1,0 +1,317 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/poolrun/poolrun/rebuild"
+	"github.com/poolrun/poolrun/semlock"
+	"github.com/poolrun/poolrun/spawn"
+)
+
+const workerRole = "pool-worker"
+
+func init() { spawn.Register(workerRole, workerMain) }
+
+// Dispatch must be the first call in main (and in TestMain) of a binary
+// that uses pools: in a worker process it runs the worker and exits; in
+// the service itself it returns at once. It is spawn.Dispatch; call
+// either. Define tasks before it (package-level vars are).
+func Dispatch() { spawn.Dispatch() }
+
+// child is a worker process's state, reachable from its tasks' ctx.
+type child struct {
+	locks *rebuild.Set
+	limit *semlock.SemLock
+
+	mu        sync.Mutex
+	current   uint64
+	cur       *taskCtx
+	cancelled map[uint64]bool
+	stopping  bool
+}
+
+type childKey struct{}
+
+// workerMain is the pool-worker role: read tasks from fd 3, run them one
+// at a time, write results to fd 4.
+func workerMain(ctx context.Context) error {
+	conf, ok := os.LookupEnv(workerEnv)
+	os.Unsetenv(workerEnv) // a task's own children are not workers
+	if !ok || !strings.HasPrefix(conf, "v1 ") {
+		return fmt.Errorf("pool: worker started without its configuration (%s=%q): pool workers are started by pool.New only", workerEnv, conf)
+	}
+	initName := strings.TrimPrefix(conf, "v1 ")
+	// Keep the pipes from the task's own child processes, so that the
+	// parent sees EOF when this process dies.
+	syscall.CloseOnExec(3)
+	syscall.CloseOnExec(4)
+	in := os.NewFile(3, "pool-tasks")
+	out := os.NewFile(4, "pool-results")
+	if in == nil || out == nil {
+		return errors.New("pool: worker without its pipes (fds 3 and 4)")
+	}
+	fail := func(err error) error {
+		out.Write(appendMsg(nil, fInitFailed, 0, err.Error()))
+		return err
+	}
+	set, err := rebuild.FromEnv()
+	if err != nil {
+		return fail(err)
+	}
+	defer set.Close()
+	c := &child{locks: set, cancelled: map[uint64]bool{}}
+	c.limit, _ = set.Lookup(limitLock)
+	base := context.WithValue(context.Background(), childKey{}, c)
+	if initName != "" {
+		registry.RLock()
+		fn := registry.inits[initName]
+		registry.RUnlock()
+		if fn == nil {
+			return fail(fmt.Errorf("initializer %q is not registered in the worker: DefineInit it at package level", initName))
+		}
+		if err := fn(base); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := out.Write(appendHeader(nil, fReady, 0, 0)); err != nil {
+		return err
+	}
+
+	tasks := make(chan frame, 4096)
+	go c.read(in, tasks)
+	stop := context.AfterFunc(ctx, func() { // spawn asks this worker to stop
+		c.mu.Lock()
+		c.stopping = true
+		if c.cur != nil {
+			c.cur.cancel(context.Canceled)
+		}
+		c.mu.Unlock()
+		in.Close()
+	})
+	defer stop()
+
+	var buf []byte
+	for {
+		var f frame
+		select {
+		case x, ok := <-tasks:
+			if !ok {
+				return nil
+			}
+			f = x
+		case <-ctx.Done(): // SIGTERM: the pool (or spawn) stops this worker
+			return nil
+		}
+		buf = c.run(base, f, buf[:0])
+		// Each result is written before the next task starts, never held
+		// back for a batch: if that task crashes the worker, the parent
+		// has every earlier result and knows which task was running (its
+		// first unanswered one). The parent still reads many per syscall.
+		if _, err := out.Write(buf); err != nil {
+			return fmt.Errorf("pool: worker: writing results: %w", err)
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil
+		}
+	}
+}
+
+// read passes task frames to the runner and applies cancellations; at
+// EOF (the pool closed this worker's input) it closes tasks.
+func (c *child) read(in *os.File, tasks chan<- frame) {
+	defer close(tasks)
+	fr := newFrameReader(in)
+	for {
+		f, err := fr.next()
+		if err != nil {
+			return
+		}
+		switch f.typ {
+		case fTask:
+			tasks <- f
+		case fCancel:
+			c.mu.Lock()
+			if c.current == f.id && c.cur != nil {
+				c.cur.cancel(context.Canceled)
+			} else {
+				if len(c.cancelled) > 1<<16 {
+					clear(c.cancelled)
+				}
+				c.cancelled[f.id] = true
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// run runs one task and appends its result frame to buf.
+func (c *child) run(base context.Context, f frame, buf []byte) []byte {
+	t, err := parseTask(f.body)
+	if err != nil {
+		return appendErr(buf, f.id, kTask, err.Error(), "")
+	}
+	h, ok := lookup(t.name)
+	if !ok {
+		return appendErr(buf, f.id, kUnknown, t.name, "")
+	}
+	ctx := &taskCtx{Context: base}
+	c.mu.Lock()
+	if c.cancelled[f.id] || c.stopping {
+		delete(c.cancelled, f.id)
+		c.mu.Unlock()
+		return appendErr(buf, f.id, kCanceled, "", "")
+	}
+	c.current, c.cur = f.id, ctx
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.current, c.cur = 0, nil
+		c.mu.Unlock()
+		ctx.release()
+	}()
+	if t.deadline != 0 {
+		ctx.setDeadline(time.Unix(0, t.deadline))
+	}
+	if err := ctx.Err(); err != nil {
+		return appendErr(buf, f.id, ctxKind(err), "", "")
+	}
+	if c.limit != nil {
+		// The slot is taken with undo in this process: if it dies while
+		// running the task, the kernel gives the slot back.
+		if err := c.limit.Acquire(ctx); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return appendErr(buf, f.id, ctxKind(cerr), "", "")
+			}
+			return appendErr(buf, f.id, kLimit, err.Error(), "")
+		}
+		defer c.limit.Release()
+	}
+	out, err, pv, stack := call1(h, ctx, t.in)
+	switch {
+	case stack != "":
+		return appendErr(buf, f.id, kPanic, pv, stack)
+	case err == nil:
+		return appendOK(buf, f.id, out)
+	}
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return appendErr(buf, f.id, ctxKind(cerr), "", "")
+	}
+	return appendErr(buf, f.id, kTask, err.Error(), "")
+}
+
+func ctxKind(err error) byte {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return kDeadline
+	}
+	return kCanceled
+}
+
+// call1 runs h, turning a panic into its value and stack.
+func call1(h handler, ctx context.Context, in []byte) (out []byte, err error, pv, stack string) {
+	defer func() {
+		if r := recover(); r != nil {
+			pv = fmt.Sprint(r)
+			stack = string(debug.Stack())
+			if stack == "" {
+				stack = "(no stack)"
+			}
+		}
+	}()
+	out, err = h(ctx, in)
+	return out, err, "", ""
+}
+
+// taskCtx is a task's context: cancelled by a cancel frame or its
+// deadline. Its Done channel is made only if the task asks for it, so a
+// task that never looks costs no allocation beyond the struct.
+type taskCtx struct {
+	context.Context // for values only
+	mu              sync.Mutex
+	deadline        time.Time
+	timer           *time.Timer
+	done            chan struct{}
+	err             error
+}
+
+func (c *taskCtx) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+func (c *taskCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+func (c *taskCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *taskCtx) cancel(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		if c.done != nil {
+			close(c.done)
+		}
+	}
+}
+
+func (c *taskCtx) setDeadline(d time.Time) {
+	c.deadline = d
+	if dur := time.Until(d); dur <= 0 {
+		c.cancel(context.DeadlineExceeded)
+	} else {
+		c.timer = time.AfterFunc(dur, func() { c.cancel(context.DeadlineExceeded) })
+	}
+}
+
+func (c *taskCtx) release() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.cancel(context.Canceled)
+}
+
+func (c *taskCtx) String() string { return "pool.taskCtx" }
+
+// Mutex returns the pool mutex name (see the Mutexes option) inside a
+// task: ctx must be the task's. Acquire it with the task's ctx:
+//
+//	mu, err := pool.Mutex(ctx, "ledger")
+//	if err != nil {
+//		return err
+//	}
+//	if err := mu.Acquire(ctx); err != nil && !errors.Is(err, semlock.ErrOwnerDead) {
+//		return err
+//	}
+//	defer mu.Release()
+//
+// It is held by this worker process: if the worker dies holding it, the
+// next holder gets semlock.ErrOwnerDead with the lock held.
+func Mutex(ctx context.Context, name string) (*semlock.SemLock, error) {
+	c, _ := ctx.Value(childKey{}).(*child)
+	if c == nil {
+		return nil, fmt.Errorf("pool: Mutex(%q): %w: call it with the ctx a task was given", name, ErrNotInTask)
+	}
+	s, ok := c.locks.Lookup(mutexPrefix + name)
+	if !ok {
+		return nil, fmt.Errorf("pool: Mutex(%q): no such mutex: create it with the Mutexes option of New", name)
+	}
+	return s, nil
+}

@@ -1,0 +1,199 @@
+package pool
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/rebuild"
+	"github.com/poolrun/poolrun/semlock"
+)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	workers      int
+	limit        int
+	limitName    string
+	log          hclog.Logger
+	logSet       bool
+	maxTasks     int
+	init         string
+	timeout      time.Duration
+	mutexes      []string
+	prefetch     int
+	cancelGrace  time.Duration
+	killDelay    time.Duration
+	startTimeout time.Duration
+	errs         []error
+}
+
+func (c *config) bad(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("pool: "+format, args...))
+}
+
+// Workers sets the number of worker processes (default: runtime.NumCPU()).
+func Workers(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			c.bad("Workers(%d): a pool needs at least one worker", n)
+		}
+		c.workers = n
+	}
+}
+
+// Limit caps how many tasks run at once across all the pool's workers,
+// with a private semaphore the pool creates (and removes at Close). A
+// worker takes a slot, with undo, in its own process before it runs a
+// task and gives it back after: if the worker dies, the kernel returns
+// the slot.
+func Limit(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > semlock.MaxValue {
+			c.bad("Limit(%d): want 1 to %d", n, semlock.MaxValue)
+		}
+		c.limit, c.limitName = n, ""
+	}
+}
+
+// SharedLimit caps how many tasks run at once across every process on
+// the machine that uses the named semaphore: other pools with the same
+// name and `poolrun --sem name` share it. The set is created with n slots
+// if it does not exist (an existing set keeps its own size) and is not
+// removed at Close.
+func SharedLimit(name string, n int) Option {
+	return func(c *config) {
+		if err := semlock.ValidateName(name); err != nil {
+			c.bad("SharedLimit(%q): %w", name, err)
+		}
+		if n < 1 || n > semlock.MaxValue {
+			c.bad("SharedLimit(%q, %d): want 1 to %d slots", name, n, semlock.MaxValue)
+		}
+		c.limit, c.limitName = n, name
+	}
+}
+
+// Logger sets the logger for worker starts, deaths and replacements, and
+// for the workers' stderr, forwarded line by line (default: none, and the
+// workers' stderr goes to this process's stderr).
+func Logger(l hclog.Logger) Option {
+	return func(c *config) { c.log, c.logSet = l, l != nil }
+}
+
+// MaxTasks replaces each worker after it has run n tasks (like Python's
+// maxtasksperchild), to bound what leaks in a long-lived worker.
+func MaxTasks(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			c.bad("MaxTasks(%d): want at least 1", n)
+		}
+		c.maxTasks = n
+	}
+}
+
+// Init makes every worker run init (see DefineInit) when it starts.
+func Init(init Initializer) Option {
+	return func(c *config) {
+		if init.name == "" {
+			c.bad("Init: the zero Initializer: make one with DefineInit")
+		}
+		c.init = init.name
+	}
+}
+
+// Timeout gives every task a deadline d after it is submitted (queueing
+// included), as if its ctx were wrapped in context.WithTimeout. A task
+// that does not return in time gets context.DeadlineExceeded and its
+// worker is stopped and replaced.
+func Timeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.bad("Timeout(%v): want a positive duration", d)
+		}
+		c.timeout = d
+	}
+}
+
+// Mutexes creates named mutexes shared by all the pool's workers; a task
+// gets one with Mutex(ctx, name). They are private sets the pool removes
+// at Close. A mutex whose holder died is reported to the next holder as
+// semlock.ErrOwnerDead, with the lock held.
+func Mutexes(names ...string) Option {
+	return func(c *config) {
+		for _, n := range names {
+			if err := rebuild.ValidateName(mutexPrefix + n); err != nil {
+				c.bad("Mutexes(%q): %v", n, err)
+			}
+		}
+		c.mutexes = append(c.mutexes, names...)
+	}
+}
+
+// Prefetch sets how many tasks a worker is given ahead of the one it
+// runs. By default the pool adapts it to the tasks' run time: deep for
+// tasks of microseconds (one syscall carries many), none for tasks of a
+// millisecond or more. Prefetch(1) gives a worker one task at a time, so
+// that a task never waits behind a slow one while another worker idles.
+func Prefetch(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > maxDepth {
+			c.bad("Prefetch(%d): want 1 to %d", n, maxDepth)
+		}
+		c.prefetch = n
+	}
+}
+
+// CancelGrace sets how long a worker has to return from a task whose ctx
+// is done before it is stopped (default 1s); KillDelay how long a stopped
+// worker has between SIGTERM and SIGKILL (default 2s).
+func CancelGrace(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.bad("CancelGrace(%v): negative", d)
+		}
+		c.cancelGrace = d
+	}
+}
+
+// KillDelay: see CancelGrace.
+func KillDelay(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.bad("KillDelay(%v): want a positive duration", d)
+		}
+		c.killDelay = d
+	}
+}
+
+// StartTimeout bounds how long a worker may take to start and run its
+// initializer (default 30s).
+func StartTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.bad("StartTimeout(%v): want a positive duration", d)
+		}
+		c.startTimeout = d
+	}
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		workers:      runtime.NumCPU(),
+		log:          hclog.NewNullLogger(),
+		cancelGrace:  time.Second,
+		killDelay:    2 * time.Second,
+		startTimeout: 30 * time.Second,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if len(c.errs) > 0 {
+		return c, c.errs[0]
+	}
+	if c.log == nil {
+		c.log = hclog.NewNullLogger()
+	}
+	return c, nil
+}
