@@ -24,7 +24,7 @@ def run(name, fn, n, w):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
     w = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    which = sys.argv[3].split(",") if len(sys.argv) > 3 else ["imap_unordered", "map", "executor"]
+    which = sys.argv[3].split(",") if len(sys.argv) > 3 else ["imap_unordered", "map", "latency", "executor"]
     # distinct 64-byte payloads: one shared object would let pickle's memo
     # shrink map's chunks to nothing.
     items = [b"%064d" % i for i in range(n)]
@@ -37,6 +37,16 @@ def main():
         with ctx.Pool(w) as p:
             p.map(identity, range(w))
             run("Pool.map(default chunks)", lambda: len(p.map(identity, items)), n, w)
+    if "latency" in which:
+        with ctx.Pool(w) as p:
+            p.map(identity, range(w))
+            ds = []
+            for _ in range(2000):
+                t = time.perf_counter()
+                p.apply(identity, (items[0],))
+                ds.append(time.perf_counter() - t)
+            ds.sort()
+            print(f"python Pool.apply latency round_trips={len(ds)} p50_us={ds[len(ds)//2]*1e6:.1f} p99_us={ds[len(ds)*99//100]*1e6:.1f}", flush=True)
     if "executor" in which:
         with ProcessPoolExecutor(w, mp_context=ctx) as ex:
             list(ex.map(identity, range(w)))
