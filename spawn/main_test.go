@@ -35,6 +35,11 @@ func TestMain(m *testing.M) {
 		noDispatchMain()
 		return
 	}
+	if raceEnabled && os.Getenv("GORACE") == "" {
+		// A race-enabled binary sleeps 1 s at exit by default; the
+		// helpers this test binary re-execs need not.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	spawn.Register("share", shareRole)
 	spawn.Register("attach", attachRole)
 	spawn.Register("sleeper", sleeperRole)
