@@ -17,6 +17,9 @@ import (
 const helperEnv = "REBUILD_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	if raceEnabled && os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0") // helpers need not sleep 1 s at exit
+	}
 	switch os.Getenv(helperEnv) {
 	case "":
 		os.Exit(m.Run())
