@@ -333,15 +333,39 @@ func (c *Cmd) Run() error {
 	return c.Wait()
 }
 
-// Output runs the child and returns its standard output.
+// Output runs the child and returns its standard output. If Stderr and
+// Logger are nil, the start of the child's stderr is kept in the
+// *exec.ExitError it may return, as os/exec does.
 func (c *Cmd) Output() ([]byte, error) {
 	if c.Stdout != nil {
 		return nil, fmt.Errorf("spawn: %s: Stdout already set", c.name())
 	}
 	var b bytes.Buffer
 	c.Stdout = &b
+	var stderr *limitedBuffer
+	if c.Stderr == nil && c.Logger == nil {
+		stderr = &limitedBuffer{max: 32 << 10}
+		c.Stderr = stderr
+	}
 	err := c.Run()
+	var ee *exec.ExitError
+	if stderr != nil && errors.As(err, &ee) {
+		ee.Stderr = stderr.b.Bytes()
+	}
 	return b.Bytes(), err
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	b   bytes.Buffer
+	max int
+}
+
+func (w *limitedBuffer) Write(p []byte) (int, error) {
+	if room := w.max - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
 
 // Stop ends the child's process group: SIGTERM to the group, then

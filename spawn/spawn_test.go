@@ -114,6 +114,31 @@ func TestCommandErrors(t *testing.T) {
 	if err := spawn.Command(ctx, "true").Start(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Start with a done ctx: %v", err)
 	}
+	_, err = spawn.Command(context.Background(), "sh", "-c", "echo oops >&2; exit 2").Output()
+	if !errors.As(err, &ee) || string(ee.Stderr) != "oops\n" {
+		t.Fatalf("Output of a failing command: %v, stderr %q", err, ee.Stderr)
+	}
+	c = spawn.Command(context.Background(), "true")
+	if err := c.Wait(); err == nil {
+		t.Fatal("Wait before Start succeeded")
+	}
+	if err := c.Stop(); err == nil {
+		t.Fatal("Stop before Start succeeded")
+	}
+	if err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err == nil {
+		t.Fatal("second Start succeeded")
+	}
+	if err := c.Wait(); err == nil {
+		t.Fatal("second Wait succeeded")
+	}
+	c = spawn.Command(context.Background(), "true")
+	c.Locks = map[string]*semlock.SemLock{"nil": nil}
+	if err := c.Run(); err == nil || !strings.Contains(err.Error(), `Locks["nil"] is nil`) {
+		t.Fatalf("nil lock: %v", err)
+	}
 }
 
 // TestNoDispatch: a binary that never calls Dispatch cannot start workers
