@@ -177,17 +177,20 @@ func startTrackerLocked() error {
 		return err
 	}
 	if tracker.starts >= 5 && time.Since(tracker.started) < time.Second {
-		return tracker.lost // trackers keep dying: do not fork in a loop
+		// Trackers keep dying or failing: do not fork in a loop.
+		return fmt.Errorf("%w: 5 trackers started within a second; the last: %w", ErrTracker, tracker.lost)
 	}
 	if time.Since(tracker.started) >= time.Second {
 		tracker.starts = 0
 	}
 	tracker.starts++
+	tracker.started = time.Now()
 	w, ready, proc, err := startTracker()
 	if err != nil {
+		tracker.lost = err
 		return err
 	}
-	tracker.w, tracker.pid, tracker.started = w, proc.Pid, time.Now()
+	tracker.w, tracker.pid = w, proc.Pid
 	go func() {
 		if err := <-ready; err != nil {
 			tracker.mu.Lock()
