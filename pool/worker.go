@@ -337,13 +337,13 @@ func (p *Pool) workerGone(w *worker) {
 	p.dispatchLocked()
 	p.mu.Unlock()
 
-	if head != nil && !head.fin.Load() {
-		p.finish1(head, nil, &TaskError{Task: head.name, Seq: head.seq, Worker: w.pid, Err: ErrWorkerDied, Msg: how})
-	}
 	if expected {
 		p.log.Debug("worker exited", "worker", w.pid, "status", how)
 	} else if !p.isStopped() {
-		p.log.Warn("worker died", "worker", w.pid, "status", how, "lost_task", taskName(head), "replace", replace)
+		p.log.Warn("worker died", "worker", w.pid, "status", how, "task", taskName(head), "replace", replace)
+	}
+	if head != nil && !head.fin.Load() {
+		p.finish1(head, nil, &TaskError{Task: head.name, Seq: head.seq, Worker: w.pid, Err: ErrWorkerDied, Msg: how})
 	}
 	if replace {
 		go p.replace()

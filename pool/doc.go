@@ -1,0 +1,48 @@
+// Package pool runs tasks in a pool of worker processes — re-execs of the
+// service's own binary — the way Python services use multiprocessing.Pool
+// or ProcessPoolExecutor, but crash-proof: a worker that dies (SIGKILL, an
+// OOM kill, os.Exit, a crash) fails only the task it was running, with an
+// error naming the worker, how it ended and the task; a replacement starts
+// and the pool goes on.
+//
+// Tasks are functions registered by name before Dispatch, which must be
+// the first call in main:
+//
+//	var square = pool.Define("square", func(ctx context.Context, n int) (int, error) {
+//		return n * n, nil
+//	})
+//
+//	func main() {
+//		pool.Dispatch() // in a worker process: runs the worker, never returns
+//
+//		p, err := pool.New(pool.Workers(4), pool.Limit(2))
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer p.Close()
+//		n, err := square.Call(ctx, p, 7) // 49
+//		for r := range square.Map(ctx, p, slices.Values(inputs), pool.Unordered()) {
+//			...
+//		}
+//	}
+//
+// Inputs and outputs are encoded with JSON (or WithCodec); a []byte passes
+// through untouched. A task's ctx ends when the submitter's ctx does (or
+// at the Timeout option's deadline); a worker that does not return from a
+// task within CancelGrace is stopped (SIGTERM, then SIGKILL) and replaced.
+// A panic in a task comes back as its error (ErrPanic) with the value and
+// stack; the worker carries on.
+//
+// Concurrency across workers is capped by a SysV semaphore (Limit, or a
+// machine-wide SharedLimit that other pools and `poolrun --sem NAME`
+// share): the worker takes the slot with SEM_UNDO in its own process, so
+// the kernel returns it if the worker dies. Tasks share named mutexes
+// (Mutexes, then Mutex inside a task) the same way. Close and Stop leave
+// no process and no semaphore set behind, and neither does the death of
+// the service: its workers die with it and spawn's tracker removes the
+// sets.
+//
+// Parent and worker talk over two pipes in length-prefixed frames; a
+// worker is given several tasks ahead when tasks are short (Prefetch), so
+// one syscall carries many of them.
+package pool
