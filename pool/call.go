@@ -68,8 +68,12 @@ func (p *Pool) submit(ctx context.Context, name string, in []byte, notify chan<-
 	}
 	p.queue.push(c)
 	p.queued++
-	p.dispatchLocked()
+	var direct []*worker
+	p.dispatchLocked(&direct)
 	p.mu.Unlock()
+	for _, w := range direct {
+		w.flush()
+	}
 	return c
 }
 

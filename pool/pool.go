@@ -269,8 +269,11 @@ func (p *Pool) depthLocked() int {
 }
 
 // dispatchLocked hands queued tasks to the least loaded ready workers
-// that have room.
-func (p *Pool) dispatchLocked() {
+// that have room. Workers that were idle are added to direct if it is not
+// nil: the caller writes to them itself once it has unlocked, sparing the
+// latency of waking their writer goroutine; the others' writers are woken
+// and send what piles up in one write.
+func (p *Pool) dispatchLocked(direct *[]*worker) {
 	if p.queued == 0 {
 		return
 	}
@@ -304,13 +307,18 @@ func (p *Pool) dispatchLocked() {
 		c.state = stateSent
 		c.worker = best
 		c.sentAt = time.Now()
+		idle := len(best.inflight) == 0
 		best.inflight = append(best.inflight, c)
 		best.outbox = append(best.outbox, c)
 		best.sent++
 		if p.cfg.maxTasks > 0 && best.sent >= p.cfg.maxTasks {
 			best.retiring = true
 		}
-		best.wakeup()
+		if idle && direct != nil {
+			*direct = append(*direct, best)
+		} else {
+			best.wakeup()
+		}
 	}
 }
 

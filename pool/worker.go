@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/poolrun/poolrun/spawn"
@@ -24,6 +25,10 @@ type worker struct {
 	out  *os.File // results from the worker (its fd 4)
 	wake chan struct{}
 
+	wmu      sync.Mutex // serializes writes to in
+	buf      []byte
+	inClosed bool
+
 	ready  chan error    // the worker's first frame
 	exited chan struct{} // closed when Wait returned; state is set then
 	state  *os.ProcessState
@@ -32,6 +37,7 @@ type worker struct {
 	// Under Pool.mu.
 	inflight []*call // sent, unanswered, in the order sent
 	outbox   []*call // to send
+	spare    []*call
 	cancels  []uint64
 	sent     int
 	lastDone time.Time
@@ -107,7 +113,7 @@ func (p *Pool) startWorker() error {
 			w.added = true
 			p.workers = append(p.workers, w)
 			go w.writeLoop()
-			p.dispatchLocked()
+			p.dispatchLocked(nil)
 			p.retireIdleLocked()
 		}
 		p.mu.Unlock()
@@ -183,43 +189,58 @@ func (w *worker) readLoop() {
 	w.p.workerGone(w)
 }
 
-// writeLoop sends the tasks and cancellations queued for the worker, as
-// many as there are in one write.
+// writeLoop sends the tasks and cancellations queued for the worker
+// whenever it is woken: what piles up meanwhile goes in one write.
 func (w *worker) writeLoop() {
-	p := w.p
-	var buf []byte
-	var out []*call
-	var cancels []uint64
 	for range w.wake {
-		p.mu.Lock()
-		out, w.outbox = w.outbox, out[:0]
-		cancels, w.cancels = w.cancels, cancels[:0]
-		closeIn := w.closeIn
-		p.mu.Unlock()
-		buf = buf[:0]
-		for _, c := range out {
-			var dl int64
-			if d, ok := c.ctx.Deadline(); ok {
-				dl = d.UnixNano()
-			}
-			buf = appendTask(buf, c.seq, dl, c.name, c.in)
-		}
-		clear(out)
-		for _, id := range cancels {
-			buf = appendHeader(buf, fCancel, id, 0)
-		}
-		if len(buf) > 0 && !closeIn {
-			// An error means the worker is gone: the reader handles it.
-			w.in.Write(buf)
-		}
-		if cap(buf) > 1<<20 {
-			buf = nil
-		}
-		if closeIn {
-			w.in.Close()
+		if w.flush() {
 			return
 		}
 	}
+}
+
+// flush writes what is queued for the worker, and closes its input if
+// the pool says so (then it returns true).
+func (w *worker) flush() (closed bool) {
+	p := w.p
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.inClosed {
+		return true
+	}
+	p.mu.Lock()
+	out := w.outbox
+	w.outbox = w.spare[:0]
+	w.spare = out
+	cancels := w.cancels
+	w.cancels = nil
+	closeIn := w.closeIn
+	p.mu.Unlock()
+	buf := w.buf[:0]
+	for _, c := range out {
+		var dl int64
+		if d, ok := c.ctx.Deadline(); ok {
+			dl = d.UnixNano()
+		}
+		buf = appendTask(buf, c.seq, dl, c.name, c.in)
+	}
+	clear(out)
+	for _, id := range cancels {
+		buf = appendHeader(buf, fCancel, id, 0)
+	}
+	if len(buf) > 0 && !closeIn {
+		// An error means the worker is gone: the reader handles it.
+		w.in.Write(buf)
+	}
+	if cap(buf) > 1<<20 {
+		buf = nil
+	}
+	w.buf = buf
+	if closeIn {
+		w.in.Close()
+		w.inClosed = true
+	}
+	return closeIn
 }
 
 // result completes the task a worker answered.
@@ -250,7 +271,7 @@ func (p *Pool) result(w *worker, f frame) error {
 	w.lastDone = now
 	p.avg += (now.Sub(start) - p.avg) / 8
 	pid := w.pid
-	p.dispatchLocked()
+	p.dispatchLocked(nil)
 	if len(w.inflight) == 0 && (w.retiring || p.closing && p.queued == 0) && !w.closeIn {
 		w.closeIn = true
 		w.wakeup()
@@ -334,7 +355,7 @@ func (p *Pool) workerGone(w *worker) {
 	} else if replace {
 		p.restarts.Add(1)
 	}
-	p.dispatchLocked()
+	p.dispatchLocked(nil)
 	p.mu.Unlock()
 
 	if expected {
