@@ -94,25 +94,29 @@ func Dispatch() {
 		os.Exit(2)
 	}
 	currentRole = role
-	if role != trackerRole {
+	ctx, cancel := context.WithCancel(context.Background())
+	if role == trackerRole {
+		// It must outlive its parent: signals aimed at the parent's
+		// terminal or service do not stop it before it has cleaned up.
+		signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	} else {
 		watchParent(parentPid())
+		// SIGTERM (Stop) and SIGINT cancel the role's ctx. The handler
+		// is in place before the handshake, so a Stop after Start is
+		// always graceful; the first signal.Notify of a process costs
+		// about 0.1 ms (it starts a runtime thread), paid here.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		go func() {
+			<-sig
+			cancel()
+			signal.Stop(sig) // a second signal kills as usual
+		}()
 	}
 	if sync != nil {
 		sync.WriteString("ok\n")
 		sync.Close()
 	}
-	// The first signal.Notify of a process starts a thread of the Go
-	// runtime (about 0.2 ms): do it beside main, not before it. Until it
-	// is done SIGTERM has its default action, which ends the role as
-	// surely.
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-		<-sig
-		cancel()
-		signal.Stop(sig) // a second signal kills as usual
-	}()
 	if err := main(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
 		os.Exit(1)

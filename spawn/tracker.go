@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,9 +273,6 @@ func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error
 // trackerMain is the tracker process: it reads the command pipe until
 // EOF, then cleans up what its parent left.
 func trackerMain(context.Context) error {
-	// It must outlive its parent: terminal signals aimed at the parent's
-	// session do not stop it (it is in its own process group too).
-	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
 	in := os.NewFile(3, "tracker-commands")
 	parent := parentPid()
 	groups := map[int]bool{}
