@@ -49,7 +49,8 @@ func init() {
 
 // Register names a role that Dispatch runs when this binary is re-exec'd
 // as that role (see Worker). main runs with a context cancelled by SIGTERM
-// or SIGINT; its error is printed to stderr and makes the process exit 1.
+// (what Cmd.Stop sends first); its error is printed to stderr and makes
+// the process exit 1.
 // Call Register before Dispatch (in main or in an init function); an empty,
 // reserved or duplicate role panics: it is a programmer error.
 func Register(role string, main func(ctx context.Context) error) {
@@ -95,29 +96,39 @@ func Dispatch() {
 	}
 	currentRole = role
 	ctx, cancel := context.WithCancel(context.Background())
+	handshook := make(chan struct{})
+	handshake := func() {
+		if sync != nil {
+			sync.WriteString("ok\n")
+			sync.Close()
+		}
+		close(handshook)
+	}
 	if role == trackerRole {
 		// It must outlive its parent: signals aimed at the parent's
 		// terminal or service do not stop it before it has cleaned up.
 		signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+		handshake()
 	} else {
 		watchParent(parentPid())
-		// SIGTERM (Stop) and SIGINT cancel the role's ctx. The handler
-		// is in place before the handshake, so a Stop after Start is
-		// always graceful; the first signal.Notify of a process costs
-		// about 0.1 ms (it starts a runtime thread), paid here.
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		// SIGTERM (Stop) cancels the role's ctx. signal.Notify costs
+		// about 0.1 ms (it starts a runtime thread and hands each
+		// signal to it): it runs beside main, and the handshake that
+		// lets the parent's Start return follows it, so a Stop after
+		// Start is always graceful. SIGINT is left alone: a worker is
+		// in its own process group, out of reach of the terminal's ^C.
 		go func() {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM)
+			handshake()
 			<-sig
 			cancel()
 			signal.Stop(sig) // a second signal kills as usual
 		}()
 	}
-	if sync != nil {
-		sync.WriteString("ok\n")
-		sync.Close()
-	}
-	if err := main(ctx); err != nil {
+	err := main(ctx)
+	<-handshook // never exit before the parent heard that Dispatch ran
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
 		os.Exit(1)
 	}
