@@ -759,3 +759,46 @@ func TestBinaryWithoutDispatch(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+var nanOut = pool.Define("nan-out", func(ctx context.Context, _ int) (float64, error) { return math.NaN(), nil })
+
+func TestTaskRegisteredOnlyInParent(t *testing.T) {
+	leakcheck.Check(t)
+	// Registered here, after TestMain's Dispatch: the workers never run
+	// this code, so they do not have it.
+	pool.Register("late", func(ctx context.Context, in []byte) ([]byte, error) { return in, nil })
+	p := newPool(t, pool.Workers(1))
+	ctx := testCtx(t)
+	_, err := p.Submit(ctx, "late", []byte("x")).Get()
+	if !errors.Is(err, pool.ErrUnknownTask) || !strings.Contains(err.Error(), "not registered in the worker") {
+		t.Fatalf("task registered after Dispatch: %v", err)
+	}
+	// The worker carries on.
+	if _, err := square.Call(ctx, p, 3); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+}
+
+func TestOutputCodecFailureAndBigPayloads(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(2))
+	ctx := testCtx(t)
+	if _, err := nanOut.Call(ctx, p, 0); !errors.Is(err, pool.ErrRemote) || !strings.Contains(err.Error(), "encode output") {
+		t.Errorf("output the codec cannot encode: %v", err)
+	}
+	big := make([]byte, 8<<20) // far more than a pipe holds
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	var fs []*pool.Future[[]byte]
+	for range 4 {
+		fs = append(fs, echo.Submit(ctx, p, big))
+	}
+	for _, f := range fs {
+		if b, err := f.Get(); err != nil || !slices.Equal(b, big) {
+			t.Fatalf("8 MiB echo: %d bytes, %v", len(b), err)
+		}
+	}
+	p.Close()
+}

@@ -29,10 +29,11 @@ type worker struct {
 	buf      []byte
 	inClosed bool
 
-	ready  chan error    // the worker's first frame
-	exited chan struct{} // closed when Wait returned; state is set then
-	state  *os.ProcessState
-	werr   error
+	ready    chan error    // the worker's first frame
+	readDone chan struct{} // closed when readLoop is done with out
+	exited   chan struct{} // closed when Wait returned; state is set then
+	state    *os.ProcessState
+	werr     error
 
 	// Under Pool.mu.
 	inflight []*call // sent, unanswered, in the order sent
@@ -95,6 +96,7 @@ func (p *Pool) startWorker() error {
 	w := &worker{
 		p: p, id: id, cmd: cmd, pid: cmd.Process.Pid, in: inW, out: outR,
 		wake: make(chan struct{}, 1), ready: make(chan error, 1), exited: make(chan struct{}),
+		readDone: make(chan struct{}),
 	}
 	go w.waitLoop()
 	go w.readLoop()
@@ -148,13 +150,17 @@ func (w *worker) waitLoop() {
 	// Results written just before the exit are still in the pipe: the
 	// reader gets them, then EOF. Unless a grandchild holds the pipe's
 	// write end open: then stop reading after a while.
-	time.Sleep(2 * time.Second)
+	select {
+	case <-w.readDone:
+	case <-time.After(2 * time.Second):
+	}
 	w.out.Close()
 }
 
 // readLoop reads the worker's frames: first its readiness, then results.
 func (w *worker) readLoop() {
 	fr := newFrameReader(w.out)
+	defer close(w.readDone)
 	f, err := fr.next()
 	switch {
 	case err != nil:
