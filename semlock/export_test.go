@@ -29,3 +29,7 @@ func WithTokenOff(s *SemLock, d int16) *SemLock {
 func OpenExistingAs(s *SemLock, name string, fp uint32) (*SemLock, error) {
 	return openExisting(s.h.ID, name, s.h.Key, fp, s.h.Kind)
 }
+
+// SetPollWaits makes waits poll as on darwin (true) or not, and returns
+// the previous setting.
+func SetPollWaits(on bool) bool { return pollWaits.Swap(on) }

@@ -36,8 +36,12 @@ const (
 // darwin accepts at most 5 ops a semop (MAX_SOPS) and has no abort op.
 const maxOps = 6
 
-// tokOps is how many ops tokenCheck writes.
-const tokOps = 3
+// tokOps is how many ops tokenCheck writes; unitOps how many take or give
+// back a unit (acquireOps, recoverOps, Release).
+const (
+	tokOps  = 3
+	unitOps = 2
+)
 
 // sembuf is struct sembuf: the same layout on Linux and darwin.
 type sembuf struct {

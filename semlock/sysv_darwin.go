@@ -95,6 +95,13 @@ func semRemove(id int) error {
 	return err
 }
 
-// maxInitOps is how many ops initSet puts in one semop: darwin accepts at
-// most 5 (MAX_SOPS).
-const maxInitOps = 5
+// darwin's semop takes at most 5 ops (MAX_SOPS, else E2BIG).
+const darwinMaxSops = 5
+
+// maxInitOps is how many ops initSet puts in one semop.
+const maxInitOps = darwinMaxSops
+
+// Every op array of a wait, try or release must fit: the token check and
+// a unit's ops (darwin waits poll, so no abort op). This fails to compile
+// if they do not.
+const _ = uint(darwinMaxSops - (tokOps + unitOps))

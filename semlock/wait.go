@@ -2,6 +2,7 @@ package semlock
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,9 +25,10 @@ import (
 // polls with IPC_NOWAIT and a back-off from 1 ms to 20 ms.
 func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool) error {
 	cancellable := ctx.Done() != nil
-	poll := !canAbort && (cancellable || hasDeadline)
+	polling := pollWaits.Load()
+	poll := polling && (cancellable || hasDeadline)
 	var ack chan struct{}
-	if canAbort && cancellable {
+	if !polling && cancellable {
 		ack = make(chan struct{})
 		stop := context.AfterFunc(ctx, func() { s.abortWaiter(ack) })
 		defer func() { close(ack); stop() }()
@@ -98,6 +100,10 @@ func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool
 		}
 	}
 }
+
+// pollWaits makes cancellable and timed waits poll, as they must on
+// darwin. The tests set it on Linux to run darwin's wait logic too.
+var pollWaits = func() (b atomic.Bool) { b.Store(!canAbort); return }()
 
 // abortWaiter wakes the waiter that closes ack (see wait).
 func (s *SemLock) abortWaiter(ack <-chan struct{}) {
