@@ -29,6 +29,9 @@ func TestPythonAttach(t *testing.T) {
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	out, err := c.Output()
+	if c.Process != nil {
+		leakcheck.Track(c.Process.Pid)
+	}
 	if err != nil {
 		if strings.Contains(stderr.String(), "No module named") {
 			t.Skipf("python3 without ctypes: %s", stderr.String())

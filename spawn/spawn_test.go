@@ -77,6 +77,9 @@ func TestCommandEnv(t *testing.T) {
 	c.Env = append(os.Environ(), rebuild.EnvVar+"="+old, "POOLRUN_SPAWN_ROLE=evil")
 	c.Locks = map[string]*semlock.SemLock{"mine": s}
 	out, err := c.Output()
+	if c.Process != nil {
+		leakcheck.Track(c.Process.Pid)
+	}
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -149,6 +152,9 @@ func TestNoDispatch(t *testing.T) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), noDispatchEnv+"=1")
 	out, err := cmd.Output()
+	if cmd.Process != nil {
+		leakcheck.Track(cmd.Process.Pid)
+	}
 	if err != nil || !strings.Contains(string(out), "main ran; worker: spawn: this binary does not call spawn.Dispatch()") || strings.Count(string(out), "main ran") != 1 {
 		t.Fatalf("binary without Dispatch: %v: %q", err, out)
 	}
@@ -174,6 +180,7 @@ func TestStop(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	leakcheck.Track(c.Process.Pid)
 	w.Close()
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	gc, _ := strconv.Atoi(strings.TrimSpace(line))
@@ -208,6 +215,7 @@ func TestStopLeavesNothing(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	leakcheck.Track(c.Process.Pid)
 	w.Close()
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	gc, _ := strconv.Atoi(strings.TrimSpace(line))
@@ -231,6 +239,7 @@ func TestContextCancel(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	leakcheck.Track(c.Process.Pid)
 	cancel()
 	err := c.Wait()
 	var ee *exec.ExitError
@@ -251,6 +260,7 @@ func TestLogger(t *testing.T) {
 	if err := c.Run(); err != nil {
 		t.Fatal(err)
 	}
+	leakcheck.Track(c.Process.Pid)
 	recs := hclogLines(t, buf.String())
 	type rec struct{ level, module, msg string }
 	var got []rec
