@@ -802,3 +802,67 @@ func TestOutputCodecFailureAndBigPayloads(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestChaos submits from several goroutines while workers are being
+// SIGKILLed: every task ends, with its result or ErrWorkerDied, none
+// hangs, and Close leaves nothing behind.
+func TestChaos(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(2), pool.Limit(2))
+	ctx := testCtx(t)
+	stop := make(chan struct{})
+	killed := make(chan int, 1)
+	go func() { // 10 kills, 10 ms apart, while 4 goroutines submit
+		defer close(stop)
+		n := 0
+		for deadline := time.Now().Add(10 * time.Second); n < 10 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			if w, err := pid.Call(ctx, p, 0); err == nil {
+				syscall.Kill(w, syscall.SIGKILL)
+				n++
+			}
+		}
+		killed <- n
+	}()
+	errs := make(chan error, 4)
+	var died, total atomic.Int64
+	for g := range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				for r := range square.Map(ctx, p, slices.Values(slices.Repeat([]int{g}, 500)), pool.Window(64)) {
+					total.Add(1)
+					switch {
+					case errors.Is(r.Err, pool.ErrWorkerDied):
+						died.Add(1)
+					case r.Err != nil:
+						errs <- r.Err
+						return
+					case r.Value != g*g:
+						errs <- fmt.Errorf("square(%d) = %d", g, r.Value)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	n := <-killed
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Stats()
+	t.Logf("%d kills, %d of %d tasks lost to them; %+v", n, died.Load(), total.Load(), s)
+	if died.Load() > int64(n) || s.Workers != 0 || s.Restarts != int64(n) {
+		t.Errorf("%d kills lost %d tasks; stats: %+v", n, died.Load(), s)
+	}
+}
