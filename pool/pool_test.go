@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -760,13 +761,17 @@ func TestBinaryWithoutDispatch(t *testing.T) {
 	t.Logf("%s", out)
 }
 
+var registerLate sync.Once
+
 var nanOut = pool.Define("nan-out", func(ctx context.Context, _ int) (float64, error) { return math.NaN(), nil })
 
 func TestTaskRegisteredOnlyInParent(t *testing.T) {
 	leakcheck.Check(t)
 	// Registered here, after TestMain's Dispatch: the workers never run
 	// this code, so they do not have it.
-	pool.Register("late", func(ctx context.Context, in []byte) ([]byte, error) { return in, nil })
+	registerLate.Do(func() {
+		pool.Register("late", func(ctx context.Context, in []byte) ([]byte, error) { return in, nil })
+	})
 	p := newPool(t, pool.Workers(1))
 	ctx := testCtx(t)
 	_, err := p.Submit(ctx, "late", []byte("x")).Get()

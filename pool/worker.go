@@ -332,6 +332,9 @@ func (p *Pool) workerGone(w *worker) {
 	}
 	pending := w.inflight
 	w.inflight = nil
+	// Clean: it exited 0 with nothing pending after the pool closed its
+	// input (Close, or MaxTasks reached).
+	clean := w.closeIn && !w.killed && len(pending) == 0 && w.state != nil && w.state.Success()
 	if !w.closeIn {
 		w.closeIn = true
 		w.wakeup()
@@ -350,13 +353,12 @@ func (p *Pool) workerGone(w *worker) {
 		p.queue.pushFront(back)
 		p.queued += len(back)
 	}
-	expected := w.retiring || (w.closeIn && !w.killed && len(pending) == 0)
 	replace := !p.stopped && (!p.closing || p.queued > 0)
 	if !replace {
 		p.slots--
 		p.checkGoneLocked()
 	}
-	if w.retiring && replace {
+	if clean && w.retiring && replace {
 		p.recycled.Add(1)
 	} else if replace {
 		p.restarts.Add(1)
@@ -364,7 +366,7 @@ func (p *Pool) workerGone(w *worker) {
 	p.dispatchLocked(nil)
 	p.mu.Unlock()
 
-	if expected {
+	if clean {
 		p.log.Debug("worker exited", "worker", w.pid, "status", how)
 	} else if !p.isStopped() {
 		p.log.Warn("worker died", "worker", w.pid, "status", how, "task", taskName(head), "replace", replace)
