@@ -18,6 +18,8 @@ import (
 
 const workerRole = "pool-worker"
 
+var errStopped = errors.New("stopped by SIGTERM")
+
 func init() { spawn.Register(workerRole, workerMain) }
 
 // Dispatch must be the first call in main (and in TestMain) of a binary
@@ -111,10 +113,18 @@ func workerMain(ctx context.Context) error {
 				return nil
 			}
 			f = x
-		case <-ctx.Done(): // SIGTERM: the pool (or spawn) stops this worker
+		case <-ctx.Done(): // SIGTERM while idle: the pool (or spawn) stops this worker
 			return nil
 		}
 		buf = c.run(base, f, buf[:0])
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if stopping {
+			// The task saw its ctx cancelled by the SIGTERM, not by its
+			// submitter: no result; the parent reports this worker's end.
+			return errStopped
+		}
 		// Each result is written before the next task starts, never held
 		// back for a batch: if that task crashes the worker, the parent
 		// has every earlier result and knows which task was running (its
