@@ -871,3 +871,27 @@ func TestChaos(t *testing.T) {
 		t.Errorf("%d kills lost %d tasks; stats: %+v", n, died.Load(), s)
 	}
 }
+
+var pidThenSleep = pool.Define("pid-then-sleep", func(ctx context.Context, path string) (int, error) {
+	os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o600)
+	<-ctx.Done()
+	return 0, ctx.Err()
+})
+
+func TestWorkerTerminatedMidTask(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1))
+	ctx := testCtx(t)
+	path := t.TempDir() + "/pid"
+	f := pidThenSleep.Submit(ctx, p, path)
+	var w int
+	waitFor(t, func() bool { b, _ := os.ReadFile(path); w, _ = strconv.Atoi(string(b)); return w != 0 }, "the task to start")
+	syscall.Kill(w, syscall.SIGTERM)
+	if _, err := f.Get(); !errors.Is(err, pool.ErrWorkerDied) || errors.Is(err, context.Canceled) {
+		t.Fatalf("task of a SIGTERMed worker: %v", err)
+	}
+	if v, err := square.Call(ctx, p, 6); err != nil || v != 36 {
+		t.Fatalf("after SIGTERM: %d, %v", v, err)
+	}
+	p.Close()
+}
