@@ -24,9 +24,10 @@ type call struct {
 	cancelCtx context.CancelFunc // the Timeout option's
 
 	// Under Pool.mu.
-	state  int
-	worker *worker
-	sentAt time.Time
+	state    int
+	worker   *worker
+	sentAt   time.Time
+	revoking bool // asked back from its worker
 
 	fin    atomic.Bool
 	done   chan struct{}

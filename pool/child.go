@@ -33,7 +33,12 @@ type child struct {
 	locks *rebuild.Set
 	limit *semlock.SemLock
 
+	wmu  sync.Mutex    // serializes writes to the results pipe
+	more chan struct{} // a task was queued, or the input ended
+
 	mu        sync.Mutex
+	queue     []frame // tasks given, not started
+	eof       bool
 	current   uint64
 	cur       *taskCtx
 	cancelled map[uint64]bool
@@ -73,7 +78,7 @@ func workerMain(ctx context.Context) error {
 		return fail(err)
 	}
 	defer set.Close()
-	c := &child{locks: set, cancelled: map[uint64]bool{}}
+	c := &child{locks: set, cancelled: map[uint64]bool{}, more: make(chan struct{}, 1)}
 	c.limit, _ = set.Lookup(limitLock)
 	base := context.WithValue(context.Background(), childKey{}, c)
 	if initName != "" {
@@ -91,8 +96,7 @@ func workerMain(ctx context.Context) error {
 		return err
 	}
 
-	tasks := make(chan frame, 4096)
-	go c.read(in, tasks)
+	go c.read(in, out)
 	stop := context.AfterFunc(ctx, func() { // spawn asks this worker to stop
 		c.mu.Lock()
 		c.stopping = true
@@ -106,15 +110,9 @@ func workerMain(ctx context.Context) error {
 
 	var buf []byte
 	for {
-		var f frame
-		select {
-		case x, ok := <-tasks:
-			if !ok {
-				return nil
-			}
-			f = x
-		case <-ctx.Done(): // SIGTERM while idle: the pool (or spawn) stops this worker
-			return nil
+		f, ok := c.next(ctx)
+		if !ok {
+			return nil // input closed, or SIGTERM while idle
 		}
 		buf = c.run(base, f, buf[:0])
 		c.mu.Lock()
@@ -129,7 +127,7 @@ func workerMain(ctx context.Context) error {
 		// back for a batch: if that task crashes the worker, the parent
 		// has every earlier result and knows which task was running (its
 		// first unanswered one). The parent still reads many per syscall.
-		if _, err := out.Write(buf); err != nil {
+		if err := c.write(out, buf); err != nil {
 			return fmt.Errorf("pool: worker: writing results: %w", err)
 		}
 		if cap(buf) > 1<<20 {
@@ -138,10 +136,47 @@ func workerMain(ctx context.Context) error {
 	}
 }
 
-// read passes task frames to the runner and applies cancellations; at
-// EOF (the pool closed this worker's input) it closes tasks.
-func (c *child) read(in *os.File, tasks chan<- frame) {
-	defer close(tasks)
+func (c *child) write(out *os.File, b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := out.Write(b)
+	return err
+}
+
+// next takes the next task given to this worker, waiting for one.
+func (c *child) next(ctx context.Context) (frame, bool) {
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			f := c.queue[0]
+			c.queue[0] = frame{}
+			c.queue = c.queue[1:]
+			c.mu.Unlock()
+			return f, true
+		}
+		eof := c.eof
+		c.mu.Unlock()
+		if eof {
+			return frame{}, false
+		}
+		select {
+		case <-c.more:
+		case <-ctx.Done():
+			return frame{}, false
+		}
+	}
+}
+
+// read queues the tasks the pool sends and applies its cancellations and
+// revocations; at EOF (the pool closed this worker's input) the runner
+// ends once the queue is empty.
+func (c *child) read(in, out *os.File) {
+	defer func() {
+		c.mu.Lock()
+		c.eof = true
+		c.mu.Unlock()
+		c.wake()
+	}()
 	fr := newFrameReader(in)
 	for {
 		f, err := fr.next()
@@ -150,7 +185,10 @@ func (c *child) read(in *os.File, tasks chan<- frame) {
 		}
 		switch f.typ {
 		case fTask:
-			tasks <- f
+			c.mu.Lock()
+			c.queue = append(c.queue, f)
+			c.mu.Unlock()
+			c.wake()
 		case fCancel:
 			c.mu.Lock()
 			if c.current == f.id && c.cur != nil {
@@ -162,7 +200,31 @@ func (c *child) read(in *os.File, tasks chan<- frame) {
 				c.cancelled[f.id] = true
 			}
 			c.mu.Unlock()
+		case fRevoke:
+			// The pool takes back a task this worker has not started, for
+			// an idle worker. One that has started is not given back: its
+			// result follows as usual.
+			c.mu.Lock()
+			found := false
+			for i, q := range c.queue {
+				if q.id == f.id {
+					c.queue = append(c.queue[:i], c.queue[i+1:]...)
+					found = true
+					break
+				}
+			}
+			c.mu.Unlock()
+			if found {
+				c.write(out, appendHeader(nil, fRevoked, f.id, 0))
+			}
 		}
+	}
+}
+
+func (c *child) wake() {
+	select {
+	case c.more <- struct{}{}:
+	default:
 	}
 }
 

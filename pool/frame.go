@@ -22,6 +22,8 @@ const (
 	fInitFailed byte = 4 // worker → parent: the initializer failed: message
 	fOK         byte = 5 // worker → parent: output
 	fErr        byte = 6 // worker → parent: u8 error kind | u32 message size | message | stack
+	fRevoke     byte = 7 // parent → worker: give the task back if it has not started
+	fRevoked    byte = 8 // worker → parent: given back, not run
 )
 
 // Error kinds in an fErr frame.

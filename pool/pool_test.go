@@ -895,3 +895,36 @@ func TestWorkerTerminatedMidTask(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestNoWaitBehindSlowTask: tasks given ahead to a worker that is busy
+// with a slow one are taken back for an idle worker.
+func TestNoWaitBehindSlowTask(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(2))
+	ctx := testCtx(t)
+	// Many short tasks first: the pool then gives workers many ahead.
+	for r := range square.Map(ctx, p, slices.Values(make([]int, 2000)), pool.Unordered()) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	slow := stubborn.Submit(ctx, p, 2000)
+	var fs []*pool.Future[int]
+	for i := range 50 {
+		fs = append(fs, square.Submit(ctx, p, i))
+	}
+	for i, f := range fs {
+		if v, err := f.Get(); err != nil || v != i*i {
+			t.Fatalf("short task %d: %d, %v", i, v, err)
+		}
+	}
+	select {
+	case <-slow.Done():
+		t.Error("the short tasks waited for the slow one")
+	default:
+	}
+	if _, err := slow.Get(); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+}

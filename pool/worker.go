@@ -40,6 +40,7 @@ type worker struct {
 	outbox   []*call // to send
 	spare    []*call
 	cancels  []uint64
+	revokes  []uint64
 	sent     int
 	lastDone time.Time
 	retiring bool // MaxTasks reached: no more tasks, exit when idle
@@ -116,6 +117,7 @@ func (p *Pool) startWorker() error {
 			p.workers = append(p.workers, w)
 			go w.writeLoop()
 			p.dispatchLocked(nil)
+			p.stealLocked(w)
 			p.retireIdleLocked()
 		}
 		p.mu.Unlock()
@@ -179,11 +181,15 @@ func (w *worker) readLoop() {
 		if err != nil {
 			break
 		}
-		if f.typ != fOK && f.typ != fErr {
+		switch f.typ {
+		case fOK, fErr:
+			err = w.p.result(w, f)
+		case fRevoked:
+			w.p.revoked(w, f.id)
+		default:
 			err = fmt.Errorf("pool: unexpected frame of type %d from worker", f.typ)
-			break
 		}
-		if err = w.p.result(w, f); err != nil {
+		if err != nil {
 			break
 		}
 	}
@@ -220,6 +226,8 @@ func (w *worker) flush() (closed bool) {
 	w.spare = out
 	cancels := w.cancels
 	w.cancels = nil
+	revokes := w.revokes
+	w.revokes = nil
 	closeIn := w.closeIn
 	p.mu.Unlock()
 	buf := w.buf[:0]
@@ -233,6 +241,9 @@ func (w *worker) flush() (closed bool) {
 	clear(out)
 	for _, id := range cancels {
 		buf = appendHeader(buf, fCancel, id, 0)
+	}
+	for _, id := range revokes {
+		buf = appendHeader(buf, fRevoke, id, 0)
 	}
 	if len(buf) > 0 && !closeIn {
 		// An error means the worker is gone: the reader handles it.
@@ -282,6 +293,7 @@ func (p *Pool) result(w *worker, f frame) error {
 		w.closeIn = true
 		w.wakeup()
 	}
+	p.stealLocked(w)
 	p.mu.Unlock()
 
 	if f.typ == fOK {
@@ -311,6 +323,77 @@ func (p *Pool) result(w *worker, f frame) error {
 	}
 	p.finish1(c, nil, te)
 	return nil
+}
+
+// stealLocked gives idle worker w tasks that another worker has been
+// given but not started, when nothing is queued: a task must not wait
+// behind a slow one while a worker idles. It asks that worker to give
+// back the later half of them; those it has not started come back
+// (revoked) and are queued again, first.
+func (p *Pool) stealLocked(w *worker) {
+	if p.queued > 0 || len(w.inflight) > 0 || w.retiring || w.closeIn || p.closing {
+		return
+	}
+	var victim *worker
+	most := 0
+	for _, v := range p.workers {
+		if v == w || v.closeIn {
+			continue
+		}
+		n := 0
+		for _, c := range v.inflight[min(1, len(v.inflight)):] { // never the one it runs
+			if !c.revoking && !c.fin.Load() {
+				n++
+			}
+		}
+		if n > most {
+			victim, most = v, n
+		}
+	}
+	if victim == nil {
+		return
+	}
+	want := (most + 1) / 2
+	for i := len(victim.inflight) - 1; i >= 1 && want > 0; i-- {
+		if c := victim.inflight[i]; !c.revoking && !c.fin.Load() {
+			c.revoking = true
+			victim.revokes = append(victim.revokes, c.seq)
+			want--
+		}
+	}
+	victim.wakeup()
+}
+
+// revoked queues again a task its worker gave back unstarted.
+func (p *Pool) revoked(w *worker, id uint64) {
+	p.mu.Lock()
+	var c *call
+	for i, x := range w.inflight {
+		if x.seq == id {
+			c = x
+			w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
+			break
+		}
+	}
+	var direct []*worker
+	if c != nil {
+		p.running--
+		c.revoking = false
+		if !c.fin.Load() && !p.stopped {
+			c.state, c.worker = stateQueued, nil
+			p.queue.pushFront([]*call{c})
+			p.queued++
+			p.dispatchLocked(&direct)
+		}
+		if len(w.inflight) == 0 && (w.retiring || p.closing && p.queued == 0) && !w.closeIn {
+			w.closeIn = true
+			w.wakeup()
+		}
+	}
+	p.mu.Unlock()
+	for _, d := range direct {
+		d.flush()
+	}
 }
 
 // workerGone handles a worker's exit: the task it was running fails,
@@ -346,7 +429,7 @@ func (p *Pool) workerGone(w *worker) {
 		var back []*call
 		for _, c := range pending[1:] {
 			if !c.fin.Load() && !p.stopped {
-				c.state, c.worker = stateQueued, nil
+				c.state, c.worker, c.revoking = stateQueued, nil, false
 				back = append(back, c)
 			}
 		}
