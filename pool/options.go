@@ -131,11 +131,13 @@ func Mutexes(names ...string) Option {
 	}
 }
 
-// Prefetch sets how many tasks a worker is given ahead of the one it
-// runs. By default the pool adapts it to the tasks' run time: deep for
-// tasks of microseconds (one syscall carries many), none for tasks of a
-// millisecond or more. Prefetch(1) gives a worker one task at a time, so
-// that a task never waits behind a slow one while another worker idles.
+// Prefetch sets how many tasks a worker may hold: the one it runs and
+// those given to it ahead. By default the pool adapts it to the tasks'
+// run time: deep for tasks of microseconds (one syscall then carries
+// many), 1 for tasks of a millisecond or more. Either way a worker left
+// idle with nothing queued takes back tasks another worker holds but has
+// not started, so a task does not wait behind a slow one. Prefetch(1)
+// gives a worker one task at a time.
 func Prefetch(n int) Option {
 	return func(c *config) {
 		if n < 1 || n > maxDepth {
