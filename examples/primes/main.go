@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -71,13 +72,14 @@ func main() {
 	crash := flag.Int("crash", -1, "chunk whose worker kills itself on the first try")
 	verbose := flag.Bool("v", false, "log worker starts and deaths")
 	flag.Parse()
-	if err := run(*workers, *limit, *sem, *upto, *chunk, *crash, *verbose); err != nil {
+	if _, err := run(os.Stdout, *workers, *limit, *sem, *upto, *chunk, *crash, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "primes:", err)
 		os.Exit(1)
 	}
 }
 
-func run(workers, limit int, sem string, upto, chunk, crash int, verbose bool) error {
+// run counts the primes below upto and returns how many there are.
+func run(out io.Writer, workers, limit int, sem string, upto, chunk, crash int, verbose bool) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	level := hclog.Warn
@@ -93,7 +95,7 @@ func run(workers, limit int, sem string, upto, chunk, crash int, verbose bool) e
 	}
 	p, err := pool.New(opts...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer p.Close()
 
@@ -109,20 +111,20 @@ func run(workers, limit int, sem string, upto, chunk, crash int, verbose bool) e
 			c := chunks[r.Index]
 			switch {
 			case errors.Is(r.Err, pool.ErrWorkerDied) && c.Crash:
-				fmt.Printf("chunk %d [%d, %d): %v: will retry\n", c.Index, c.Lo, c.Hi, r.Err)
+				fmt.Fprintf(out, "chunk %d [%d, %d): %v: will retry\n", c.Index, c.Lo, c.Hi, r.Err)
 				c.Crash = false
 				retry = append(retry, c)
 			case r.Err != nil:
-				return r.Err
+				return 0, r.Err
 			default:
-				fmt.Printf("chunk %d [%d, %d): %d primes\n", c.Index, c.Lo, c.Hi, r.Value)
+				fmt.Fprintf(out, "chunk %d [%d, %d): %d primes\n", c.Index, c.Lo, c.Hi, r.Value)
 				total += r.Value
 			}
 		}
 		chunks = retry
 	}
 	s := p.Stats()
-	fmt.Printf("%d primes below %d in %v with %d workers (tasks completed %d, failed %d, worker restarts %d)\n",
+	fmt.Fprintf(out, "%d primes below %d in %v with %d workers (tasks completed %d, failed %d, worker restarts %d)\n",
 		total, upto, time.Since(start).Round(time.Millisecond), workers, s.Completed, s.Failed, s.Restarts)
-	return nil
+	return total, nil
 }
