@@ -20,12 +20,12 @@ type call struct {
 	ctx  context.Context
 	idx  int // position in a Map's inputs
 
-	stopWatch func() bool        // stops the ctx watcher
-	cancelCtx context.CancelFunc // the Timeout option's
+	stopWatch func() bool // stops the ctx watcher
 
 	// Under Pool.mu.
 	state    int
 	worker   *worker
+	timer    *time.Timer // the Timeout option's, from when it runs
 	sentAt   time.Time
 	revoking bool // asked back from its worker
 
@@ -48,9 +48,6 @@ func (p *Pool) submit(ctx context.Context, name string, in []byte, notify chan<-
 			Msg: "no task of this name is registered: define it with pool.Define (or pool.Register) at package level"})
 		return c
 	}
-	if p.cfg.timeout > 0 {
-		ctx, c.cancelCtx = context.WithTimeout(ctx, p.cfg.timeout)
-	}
 	c.ctx = ctx
 	p.mu.Lock()
 	if p.closing || p.broken != nil {
@@ -65,7 +62,7 @@ func (p *Pool) submit(ctx context.Context, name string, in []byte, notify chan<-
 	p.seq++
 	c.seq = p.seq
 	if ctx.Done() != nil {
-		c.stopWatch = context.AfterFunc(ctx, func() { p.cancelCall(c) })
+		c.stopWatch = context.AfterFunc(ctx, func() { p.cancelCall(c, context.Cause(ctx)) })
 	}
 	p.queue.push(c)
 	p.queued++
@@ -88,9 +85,6 @@ func (p *Pool) finish1(c *call, out []byte, err error) {
 	if c.stopWatch != nil {
 		c.stopWatch()
 	}
-	if c.cancelCtx != nil {
-		c.cancelCtx()
-	}
 	if err != nil {
 		p.failed.Add(1)
 	} else {
@@ -102,11 +96,14 @@ func (p *Pool) finish1(c *call, out []byte, err error) {
 	}
 }
 
-// cancelCall runs when c's ctx is done: c fails with the ctx's error at
-// once; a worker running it is told, and stopped if the task has not
-// returned after CancelGrace.
-func (p *Pool) cancelCall(c *call) {
+// cancelCall runs when c's ctx is done, or its Timeout has passed: c
+// fails with cause at once; a worker running it is told, and stopped if
+// the task has not returned after CancelGrace.
+func (p *Pool) cancelCall(c *call, cause error) {
 	p.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	pid := 0
 	switch c.state {
 	case stateQueued:
@@ -121,7 +118,7 @@ func (p *Pool) cancelCall(c *call) {
 		}
 	}
 	p.mu.Unlock()
-	p.finish1(c, nil, &TaskError{Task: c.name, Seq: c.seq, Worker: pid, Err: context.Cause(c.ctx)})
+	p.finish1(c, nil, &TaskError{Task: c.name, Seq: c.seq, Worker: pid, Err: cause})
 }
 
 // checkCancelled stops w if it still has not returned from cancelled c.

@@ -253,8 +253,14 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 		c.mu.Unlock()
 		ctx.release()
 	}()
-	if t.deadline != 0 {
-		ctx.setDeadline(time.Unix(0, t.deadline))
+	if t.deadline != 0 || t.timeout > 0 {
+		d := time.Unix(0, t.deadline)
+		if t.timeout > 0 {
+			if byTimeout := time.Now().Add(time.Duration(t.timeout)); t.deadline == 0 || byTimeout.Before(d) {
+				d = byTimeout
+			}
+		}
+		ctx.setDeadline(d)
 	}
 	if err := ctx.Err(); err != nil {
 		return appendErr(buf, f.id, ctxKind(err), "", "")

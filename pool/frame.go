@@ -16,7 +16,7 @@ import (
 // and writes it in one syscall, a reader reads through a large buffer,
 // so a busy pool pays a few syscalls per batch of tasks, not per task.
 const (
-	fTask       byte = 1 // parent → worker: i64 deadline (unix ns, 0: none) | u16 name size | name | input
+	fTask       byte = 1 // parent → worker: i64 deadline (unix ns, 0: none) | i64 timeout (ns from its start, 0: none) | u16 name size | name | input
 	fCancel     byte = 2 // parent → worker: the task's ctx is done
 	fReady      byte = 3 // worker → parent: started, initialised, waiting for tasks
 	fInitFailed byte = 4 // worker → parent: the initializer failed: message
@@ -50,9 +50,10 @@ func appendHeader(b []byte, typ byte, id uint64, n int) []byte {
 	return binary.LittleEndian.AppendUint64(b, id)
 }
 
-func appendTask(b []byte, id uint64, deadline int64, name string, in []byte) []byte {
-	b = appendHeader(b, fTask, id, 8+2+len(name)+len(in))
+func appendTask(b []byte, id uint64, deadline, timeout int64, name string, in []byte) []byte {
+	b = appendHeader(b, fTask, id, 8+8+2+len(name)+len(in))
 	b = binary.LittleEndian.AppendUint64(b, uint64(deadline))
+	b = binary.LittleEndian.AppendUint64(b, uint64(timeout))
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(name)))
 	b = append(b, name...)
 	return append(b, in...)
@@ -121,21 +122,25 @@ func (fr *frameReader) buffered() int { return fr.r.Buffered() }
 
 type taskBody struct {
 	deadline int64
+	timeout  int64
 	name     string
 	in       []byte
 }
 
 func parseTask(b []byte) (taskBody, error) {
-	if len(b) < 10 {
+	if len(b) < 18 {
 		return taskBody{}, fmt.Errorf("pool: corrupt task frame: %d bytes", len(b))
 	}
-	t := taskBody{deadline: int64(binary.LittleEndian.Uint64(b))}
-	n := int(binary.LittleEndian.Uint16(b[8:]))
-	if len(b) < 10+n {
+	t := taskBody{
+		deadline: int64(binary.LittleEndian.Uint64(b)),
+		timeout:  int64(binary.LittleEndian.Uint64(b[8:])),
+	}
+	n := int(binary.LittleEndian.Uint16(b[16:]))
+	if len(b) < 18+n {
 		return taskBody{}, fmt.Errorf("pool: corrupt task frame: name of %d bytes in %d", n, len(b))
 	}
-	t.name = string(b[10 : 10+n])
-	t.in = b[10+n:]
+	t.name = string(b[18 : 18+n])
+	t.in = b[18+n:]
 	return t, nil
 }
 

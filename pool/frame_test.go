@@ -8,7 +8,7 @@ import (
 
 func TestFrameRoundTrip(t *testing.T) {
 	var b []byte
-	b = appendTask(b, 7, 123456789, "square", []byte("42"))
+	b = appendTask(b, 7, 123456789, 5000, "square", []byte("42"))
 	b = appendHeader(b, fCancel, 7, 0)
 	b = appendOK(b, 8, []byte("out"))
 	b = appendErr(b, 9, kPanic, "boom", "goroutine 1 [running]:")
@@ -20,7 +20,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		t.Fatalf("task frame: %+v, %v", f, err)
 	}
 	tb, err := parseTask(f.body)
-	if err != nil || tb.deadline != 123456789 || tb.name != "square" || string(tb.in) != "42" {
+	if err != nil || tb.deadline != 123456789 || tb.timeout != 5000 || tb.name != "square" || string(tb.in) != "42" {
 		t.Fatalf("task body: %+v, %v", tb, err)
 	}
 	if f, err = fr.next(); err != nil || f.typ != fCancel || f.id != 7 || len(f.body) != 0 {
@@ -63,7 +63,7 @@ func TestFrameCorrupt(t *testing.T) {
 	if _, err := parseTask([]byte{1, 2, 3}); err == nil {
 		t.Error("short task body accepted")
 	}
-	if _, err := parseTask(append(make([]byte, 8), 0xff, 0xff, 'a')); err == nil {
+	if _, err := parseTask(append(make([]byte, 16), 0xff, 0xff, 'a')); err == nil {
 		t.Error("task name longer than its body accepted")
 	}
 	if _, err := parseErr([]byte{kTask, 0xff, 0xff, 0xff, 0xff}); err == nil {
@@ -74,7 +74,7 @@ func TestFrameCorrupt(t *testing.T) {
 // FuzzFrames feeds arbitrary bytes to the frame reader and parsers: they
 // return errors, never panic, and never allocate past the size bound.
 func FuzzFrames(f *testing.F) {
-	f.Add(appendTask(nil, 1, 0, "echo", []byte("x")))
+	f.Add(appendTask(nil, 1, 0, 0, "echo", []byte("x")))
 	f.Add(appendErr(nil, 2, kPanic, "boom", "stack"))
 	f.Add(appendOK(appendHeader(nil, fCancel, 3, 0), 3, nil))
 	f.Add([]byte{9, 0, 0, 0, fReady, 0, 0, 0, 0, 0, 0, 0, 0})
@@ -87,7 +87,7 @@ func FuzzFrames(f *testing.F) {
 			}
 			switch fm.typ {
 			case fTask:
-				if tb, err := parseTask(fm.body); err == nil && len(tb.name)+len(tb.in)+10 != len(fm.body) {
+				if tb, err := parseTask(fm.body); err == nil && len(tb.name)+len(tb.in)+18 != len(fm.body) {
 					t.Fatalf("task body sizes do not add up: %+v of %d", tb, len(fm.body))
 				}
 			case fErr:

@@ -103,10 +103,11 @@ func Init(init Initializer) Option {
 	}
 }
 
-// Timeout gives every task a deadline d after it is submitted (queueing
-// included), as if its ctx were wrapped in context.WithTimeout. A task
-// that does not return in time gets context.DeadlineExceeded and its
-// worker is stopped and replaced.
+// Timeout gives every task at most d to run, from when its worker starts
+// it (time in the queue does not count): its ctx in the worker has that
+// deadline, and a task that has not returned by then fails with
+// context.DeadlineExceeded; if it still has not returned after
+// CancelGrace, its worker is stopped and replaced.
 func Timeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {

@@ -309,6 +309,9 @@ func (p *Pool) dispatchLocked(direct *[]*worker) {
 		c.sentAt = time.Now()
 		idle := len(best.inflight) == 0
 		best.inflight = append(best.inflight, c)
+		if idle {
+			p.headLocked(best)
+		}
 		best.outbox = append(best.outbox, c)
 		best.sent++
 		if p.cfg.maxTasks > 0 && best.sent >= p.cfg.maxTasks {

@@ -928,3 +928,32 @@ func TestNoWaitBehindSlowTask(t *testing.T) {
 	}
 	p.Close()
 }
+
+func TestTimeoutCountsFromStart(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1), pool.Prefetch(1), pool.Timeout(700*time.Millisecond))
+	ctx := testCtx(t)
+	// Three tasks of 450 ms through one worker: the last waits 900 ms in
+	// the queue, longer than the timeout, and still runs.
+	var fs []*pool.Future[int]
+	for range 3 {
+		fs = append(fs, sleep.Submit(ctx, p, 450))
+	}
+	for i, f := range fs {
+		if _, err := f.Get(); err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+	}
+	// A task that honours its ctx sees the deadline in the worker and
+	// returns: the worker stays.
+	if _, err := sleep.Call(ctx, p, 60_000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("over the timeout: %v", err)
+	}
+	if _, err := square.Call(ctx, p, 2); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Restarts != 0 {
+		t.Errorf("a task that honoured its deadline cost a restart: %+v", s)
+	}
+	p.Close()
+}

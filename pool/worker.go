@@ -236,7 +236,7 @@ func (w *worker) flush() (closed bool) {
 		if d, ok := c.ctx.Deadline(); ok {
 			dl = d.UnixNano()
 		}
-		buf = appendTask(buf, c.seq, dl, c.name, c.in)
+		buf = appendTask(buf, c.seq, dl, int64(p.cfg.timeout), c.name, c.in)
 	}
 	clear(out)
 	for _, id := range cancels {
@@ -273,9 +273,13 @@ func (p *Pool) result(w *worker, f frame) error {
 		return fmt.Errorf("pool: worker answered task #%d, which it was not given", f.id)
 	}
 	c := w.inflight[i]
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	if i == 0 {
 		w.inflight[0] = nil
 		w.inflight = w.inflight[1:]
+		p.headLocked(w)
 	} else {
 		w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
 	}
@@ -323,6 +327,18 @@ func (p *Pool) result(w *worker, f frame) error {
 	}
 	p.finish1(c, nil, te)
 	return nil
+}
+
+// headLocked starts the Timeout option's clock for the task at the head
+// of w's tasks: the one it runs now (tasks given ahead wait in order).
+func (p *Pool) headLocked(w *worker) {
+	if p.cfg.timeout <= 0 || len(w.inflight) == 0 {
+		return
+	}
+	c := w.inflight[0]
+	if c.timer == nil && !c.fin.Load() {
+		c.timer = time.AfterFunc(p.cfg.timeout, func() { p.cancelCall(c, context.DeadlineExceeded) })
+	}
 }
 
 // stealLocked gives idle worker w tasks that another worker has been
@@ -426,6 +442,9 @@ func (p *Pool) workerGone(w *worker) {
 	var head *call
 	if len(pending) > 0 {
 		head = pending[0]
+		if head.timer != nil {
+			head.timer.Stop()
+		}
 		var back []*call
 		for _, c := range pending[1:] {
 			if !c.fin.Load() && !p.stopped {
