@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
@@ -10,6 +12,8 @@ import (
 
 func TestMain(m *testing.M) {
 	pool.Dispatch() // the test binary is the workers too
+	// Under -race a process sleeps 1 s at exit: not the workers.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	m.Run()
 }
 
