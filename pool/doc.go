@@ -28,7 +28,7 @@
 //
 // Inputs and outputs are encoded with JSON (or WithCodec); a []byte passes
 // through untouched. A task's ctx ends when the submitter's ctx does (or
-// at the Timeout option's deadline); a worker that does not return from a
+// when it has run for the Timeout option's duration); a worker that does not return from a
 // task within CancelGrace is stopped (SIGTERM, then SIGKILL) and replaced.
 // A panic in a task comes back as its error (ErrPanic) with the value and
 // stack; the worker carries on.
@@ -44,5 +44,7 @@
 //
 // Parent and worker talk over two pipes in length-prefixed frames; a
 // worker is given several tasks ahead when tasks are short (Prefetch), so
-// one syscall carries many of them.
+// one syscall carries many of them, and a worker left idle takes back
+// tasks another one holds but has not started, so no task waits behind a
+// slow one.
 package pool
