@@ -27,7 +27,8 @@ const EnvVar = "POOLRUN_SEMLOCKS"
 //	         /proc/sysvipc/sem): 0 (IPC_PRIVATE) for a private set, never 0
 //	         for a named one
 //	ID       the semid, decimal 0..2147483647
-//	KIND     "s" (counting semaphore) or "m" (mutex)
+//	KIND     the set's semlock.Kind, one letter: "s" semaphore (1),
+//	         "m" mutex (2), "e" event (3), "b" barrier (4), "c" condition (5)
 //	MAX      the max value, decimal 1..32767; 1 for a mutex
 //	UNDO     "u" (unit operations use SEM_UNDO) or "n"; "u" for a mutex
 //	CREATOR  pid of the creating process, decimal 1..2147483647
@@ -135,11 +136,8 @@ func appendHandle(b []byte, h semlock.Handle) []byte {
 	b = strconv.AppendInt(b, int64(h.Key), 10)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(h.ID), 10)
-	if h.Kind == semlock.Mutex {
-		b = append(b, ",m,"...)
-	} else {
-		b = append(b, ",s,"...)
-	}
+	letter, _ := kindLetter(h.Kind) // check() accepted it
+	b = append(b, ',', letter, ',')
 	b = strconv.AppendInt(b, int64(h.MaxValue), 10)
 	if h.Undo {
 		b = append(b, ",u,"...)
@@ -161,10 +159,38 @@ const (
 	maxToken = 1<<30 - 1
 )
 
+// kindLetters maps each semlock.Kind (by its stable number) to its letter
+// in the wire format.
+var kindLetters = [...]byte{1: 's', 2: 'm', 3: 'e', 4: 'b', 5: 'c'}
+
+func kindLetter(k semlock.Kind) (byte, bool) {
+	if int(k) >= len(kindLetters) || kindLetters[k] == 0 {
+		return 0, false
+	}
+	return kindLetters[k], true
+}
+
+func letterKind(s string) (semlock.Kind, bool) {
+	if len(s) != 1 {
+		return 0, false
+	}
+	for k, c := range kindLetters {
+		if c != 0 && c == s[0] {
+			return semlock.Kind(k), true
+		}
+	}
+	return 0, false
+}
+
+func validKind(k semlock.Kind) bool {
+	_, ok := kindLetter(k)
+	return ok
+}
+
 // check validates the fields of h the way Decode does.
 func check(h semlock.Handle) *FormatError {
 	switch {
-	case h.Kind != semlock.Semaphore && h.Kind != semlock.Mutex:
+	case !validKind(h.Kind):
 		return &FormatError{Field: "kind", Msg: fmt.Sprintf("unknown kind %d", h.Kind)}
 	case h.ID < 0 || h.ID > maxID:
 		return &FormatError{Field: "id", Msg: fmt.Sprintf("%d outside 0..%d", h.ID, maxID)}
@@ -288,14 +314,11 @@ func decodeFields(s string) (semlock.Handle, *FormatError) {
 		return h, err
 	}
 	h.ID = int(v)
-	switch f[2] {
-	case "s":
-		h.Kind = semlock.Semaphore
-	case "m":
-		h.Kind = semlock.Mutex
-	default:
-		return h, &FormatError{Field: "kind", Msg: fmt.Sprintf("%s: want s (semaphore) or m (mutex)", quote(f[2]))}
+	k, ok := letterKind(f[2])
+	if !ok {
+		return h, &FormatError{Field: "kind", Msg: fmt.Sprintf("%s: want s (semaphore), m (mutex), e (event), b (barrier) or c (condition)", quote(f[2]))}
 	}
+	h.Kind = k
 	if v, err = number("max", f[3], 1, semlock.MaxValue); err != nil {
 		return h, err
 	}

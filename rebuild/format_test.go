@@ -79,6 +79,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"v1;a=0,2147483648,s,4,u,100,77", `"a"`, "id"},
 		{"v1;a=0,99999999999,s,4,u,100,77", `"a"`, "id"},
 		{"v1;a=0,5,x,4,u,100,77", `"a"`, "kind"},
+		{"v1;a=0,5,,4,u,100,77", `"a"`, "kind"},
+		{"v1;a=0,5,ss,4,u,100,77", `"a"`, "kind"},
 		{"v1;a=0,5,S,4,u,100,77", `"a"`, "kind"},
 		{"v1;a=0,5,s,0,u,100,77", `"a"`, "max"},
 		{"v1;a=0,5,s,32768,u,100,77", `"a"`, "max"},
@@ -102,6 +104,30 @@ func TestDecodeRejects(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), "rebuild: "+EnvVar+": ") {
 			t.Errorf("Decode(%.40q): %q does not name the variable", tc.in, err)
+		}
+	}
+}
+
+// TestKindLetters: every kind semlock knows has a letter, the letter the
+// format documents (the first of its name).
+func TestKindLetters(t *testing.T) {
+	leakcheck.Check(t)
+	for k := semlock.Kind(1); k < 16; k++ {
+		name := k.String()
+		if strings.HasPrefix(name, "kind(") {
+			continue // not a kind semlock knows
+		}
+		letter, ok := kindLetter(k)
+		if !ok || letter != name[0] {
+			t.Errorf("kind %d (%s): letter %q, %v", k, name, letter, ok)
+		}
+		h := semlock.Handle{ID: 1, Kind: k, MaxValue: 1, Undo: true, Creator: 1, Token: 1}
+		enc, err := EncodeHandle(h)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, err := DecodeHandle(enc); err != nil || got != h {
+			t.Errorf("%s: %q decodes to %+v, %v", name, enc, got, err)
 		}
 	}
 }
