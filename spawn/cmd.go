@@ -33,8 +33,9 @@ var HandshakeTimeout = 30 * time.Second
 // Cmd is a child process, like os/exec.Cmd: set the fields, then Start
 // and Wait, or Run. The child runs in its own process group (its pgid is
 // its pid), dies with this process (PDEATHSIG on Linux, a parent watch in
-// re-exec'd workers elsewhere), and its group is registered with this
-// process's tracker, which kills what is left of it if this process dies.
+// re-exec'd workers elsewhere), and, in a process that called Dispatch,
+// its group is registered with this process's tracker, which kills what
+// is left of it if this process dies.
 type Cmd struct {
 	Path       string    // the program; Command resolves it with exec.LookPath
 	Args       []string  // argv, Args[0] included

@@ -55,7 +55,8 @@ var ErrTracker = errors.New("spawn: tracker unavailable")
 // Track registers a private set with this process's tracker, which
 // removes it if this process dies before Untrack (or RemoveTracked). A
 // named set is never tracked (Track is a no-op): it outlives its creator
-// by design. The first call starts the tracker.
+// by design. The first call starts the tracker, a re-exec of this binary:
+// a process that never called Dispatch gets ErrNoDispatch.
 func Track(s *semlock.SemLock) error {
 	h := s.Handle()
 	if h.Name != "" || h.Key != 0 {
