@@ -960,3 +960,41 @@ func TestTimeoutCountsFromStart(t *testing.T) {
 	}
 	p.Close()
 }
+
+// lockThen takes the pool mutex "file", then dies holding it ("die") or
+// reports whether its last holder had died ("report").
+var lockThen = pool.Define("lock-then", func(ctx context.Context, what string) (string, error) {
+	mu, err := pool.Mutex(ctx, "file")
+	if err != nil {
+		return "", err
+	}
+	err = mu.Acquire(ctx)
+	if what == "die" {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+	}
+	defer mu.Release()
+	switch {
+	case errors.Is(err, semlock.ErrOwnerDead):
+		return "owner died", nil
+	case err != nil:
+		return "", err
+	}
+	return "ok", nil
+})
+
+func TestMutexHolderDies(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(2), pool.Mutexes("file"))
+	ctx := testCtx(t)
+	if _, err := lockThen.Call(ctx, p, "die"); !errors.Is(err, pool.ErrWorkerDied) {
+		t.Fatalf("holder killed: %v", err)
+	}
+	if s, err := lockThen.Call(ctx, p, "report"); err != nil || s != "owner died" {
+		t.Fatalf("next holder: %q, %v", s, err)
+	}
+	if s, err := lockThen.Call(ctx, p, "report"); err != nil || s != "ok" {
+		t.Fatalf("after recovery: %q, %v", s, err)
+	}
+	p.Close()
+}
