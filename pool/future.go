@@ -97,8 +97,9 @@ func Window(n int) MapOption { return func(o *mapOptions) { o.window = max(1, n)
 // order unless Unordered is given. It reads inputs only as results are
 // consumed (at most Window ahead): a stream with back-pressure. A failed
 // task yields its error and the stream goes on; stopping the iteration
-// early cancels the tasks still in flight. Map on a closed pool yields
-// one ErrClosed result.
+// early cancels the tasks still in flight. When ctx ends, Map reads no
+// more inputs: it yields the tasks in flight (with ctx's error) and ends.
+// Map on a closed pool yields one ErrClosed result.
 func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], opts ...MapOption) iter.Seq[Result[Out]] {
 	o := mapOptions{window: p.cfg.workers * 2 * maxDepth}
 	for _, opt := range opts {
@@ -117,6 +118,10 @@ func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], o
 		inflight, idx, more := 0, 0, true
 		for {
 			for more && inflight < o.window {
+				if ctx.Err() != nil {
+					more = false // cancelled: read no further, yield what is in flight
+					break
+				}
 				in, ok := next()
 				if !ok {
 					more = false

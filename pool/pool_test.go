@@ -998,3 +998,60 @@ func TestMutexHolderDies(t *testing.T) {
 	}
 	p.Close()
 }
+
+func TestMapEdges(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(2))
+	ctx := testCtx(t)
+	for r := range square.Map(ctx, p, slices.Values([]int(nil))) {
+		t.Fatalf("a result from no inputs: %+v", r)
+	}
+	// An endless input and a ctx that ends: Map ends too.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	endless := func(yield func(int) bool) {
+		for i := 0; yield(i); i++ {
+		}
+	}
+	n, failed := 0, 0
+	for r := range square.Map(cctx, p, endless, pool.Window(16)) {
+		if n++; n == 100 {
+			cancel()
+		}
+		if r.Err != nil {
+			if !errors.Is(r.Err, context.Canceled) {
+				t.Fatalf("after cancel: %v", r.Err)
+			}
+			failed++
+		}
+	}
+	if n < 100 || n > 100+16 {
+		t.Errorf("%d results from an endless input cancelled after 100 (window 16)", n)
+	}
+	p.Close()
+	// After Close: one ErrClosed, then the end.
+	n = 0
+	for r := range square.Map(ctx, p, endless) {
+		if n++; !errors.Is(r.Err, pool.ErrClosed) || n > 1 {
+			t.Fatalf("Map on a closed pool: result %d: %v", n, r.Err)
+		}
+	}
+}
+
+func TestStopWithManyQueued(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(2), pool.KillDelay(200*time.Millisecond))
+	ctx := testCtx(t)
+	fs := make([]*pool.Future[int], 10_000)
+	for i := range fs {
+		fs[i] = sleep.Submit(ctx, p, 10_000)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if _, err := f.Get(); !errors.Is(err, pool.ErrStopped) {
+			t.Fatalf("queued when stopped: %v", err)
+		}
+	}
+}
