@@ -38,6 +38,10 @@ var (
 	ErrName = errors.New("invalid name")
 	// ErrClosed: the SemLock was closed in this process.
 	ErrClosed = errors.New("semlock closed")
+	// ErrBrokenBarrier: the Barrier is broken (Abort, a party that timed
+	// out or died at it, a failed action, or a Reset while waiting);
+	// every Wait fails with it until Reset.
+	ErrBrokenBarrier = errors.New("barrier is broken")
 )
 
 // Error is the error type of this package: what was done, to which set,
@@ -48,6 +52,7 @@ type Error struct {
 	Kind  error         // one of the sentinels, or nil
 	Errno syscall.Errno // 0 if the kernel was not involved
 	Msg   string        // details and what to do
+	Err   error         // the cause, if another error (a context's, a barrier action's); nil if none
 }
 
 func (e *Error) Error() string {
@@ -60,6 +65,9 @@ func (e *Error) Error() string {
 	}
 	if e.Msg != "" {
 		s += ": " + e.Msg
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
 	}
 	if e.Errno != 0 {
 		s += fmt.Sprintf(" (%s)", errnoName(e.Errno))
@@ -76,6 +84,9 @@ func (e *Error) Unwrap() []error {
 	}
 	if e.Errno != 0 {
 		out = append(out, e.Errno)
+	}
+	if e.Err != nil {
+		out = append(out, e.Err)
 	}
 	return out
 }

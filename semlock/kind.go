@@ -5,7 +5,9 @@ import (
 	"os"
 )
 
-// Kind is what a SemLock is: a counting Semaphore or a Mutex.
+// Kind is what a set is: a counting Semaphore or a Mutex (used through
+// SemLock), or an Event, Barrier or Condition (used through their own
+// types; see NewEvent, NewBarrier, NewCondition).
 type Kind uint8
 
 const (
@@ -17,15 +19,27 @@ const (
 	// detection: if its holder dies, the next acquirer gets ErrOwnerDead
 	// while holding the lock.
 	Mutex Kind = 2
+	// EventKind is the kind of an Event's set (see NewEvent).
+	EventKind Kind = 3
+	// BarrierKind is the kind of a Barrier's set (see NewBarrier).
+	BarrierKind Kind = 4
+	// ConditionKind is the kind of a Condition's set (see NewCondition).
+	ConditionKind Kind = 5
 )
 
-// String returns "semaphore" or "mutex".
+// String returns "semaphore", "mutex", "event", "barrier" or "condition".
 func (k Kind) String() string {
 	switch k {
 	case Semaphore:
 		return "semaphore"
 	case Mutex:
 		return "mutex"
+	case EventKind:
+		return "event"
+	case BarrierKind:
+		return "barrier"
+	case ConditionKind:
+		return "condition"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -37,9 +51,18 @@ func ParseKind(s string) (Kind, error) {
 		return Semaphore, nil
 	case "mutex":
 		return Mutex, nil
+	case "event":
+		return EventKind, nil
+	case "barrier":
+		return BarrierKind, nil
+	case "condition":
+		return ConditionKind, nil
 	}
-	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore or mutex)", s)
+	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore, mutex, event, barrier or condition)", s)
 }
+
+// valid reports whether k is one of the kinds above.
+func (k Kind) valid() bool { return k >= Semaphore && k <= ConditionKind }
 
 // MaxValue is the largest value of a SysV semaphore (the kernel's SEMVMX).
 const MaxValue = 32767

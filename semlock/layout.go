@@ -72,3 +72,7 @@ func tokenCheck(ops []sembuf, tok int16) {
 	ops[1] = sembuf{semTok, 0, flagNowait}
 	ops[2] = sembuf{semTok, tok, 0}
 }
+
+// Every blocking op array (block.go) fits maxOps: the token check, the
+// abort op and at most two ops. This fails to compile if one does not.
+const _ = uint(maxOps - (tokOps + 1 + max(eventWaitOps, barrierWaitOps, condTakeOps)))

@@ -118,6 +118,8 @@ func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (option
 		if value < 0 || value > maxValue {
 			return o, rangeErr(op, "value %d outside 0..%d (its max)", value, maxValue)
 		}
+	case EventKind, BarrierKind, ConditionKind:
+		return o, rangeErr(op, "New and Open make semaphores and mutexes: make a %v with New%s", kind, kindFunc(kind))
 	default:
 		return o, rangeErr(op, "unknown kind %d (want Semaphore or Mutex)", kind)
 	}
@@ -128,6 +130,23 @@ func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (option
 // SETVAL, which wipes every process's undo records). Openers of a named set
 // wait for the layout magic, which goes in last.
 func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
+	free := 0
+	if h.Kind == Mutex {
+		free = 1
+	}
+	var vals [nsems]int
+	vals[semValue] = value
+	vals[semRoom] = h.MaxValue - value
+	vals[semFree] = free
+	vals[semName1] = int(fp >> 15)
+	vals[semName2] = int(fp & 0x7fff)
+	return initVals(id, h, vals)
+}
+
+// initVals is initSet with the kind's values given: semValue, semRoom,
+// semFree, semAbort and the name slots; it fills in the token, magic,
+// config and max.
+func initVals(id int, h Handle, vals [nsems]int) (*SemLock, error) {
 	var rb [4]byte
 	if _, err := rand.Read(rb[:]); err != nil {
 		return nil, &Error{Op: "new", ID: id, Msg: err.Error()}
@@ -137,23 +156,12 @@ func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
 	h.ID = id
 	h.Creator = os.Getpid()
 	h.Token = uint32(tok)<<15 | uint32(tok2)
-	free := 0
-	if h.Kind == Mutex {
-		free = 1
-	}
-	vals := [nsems]int{
-		semValue:  value,
-		semRoom:   h.MaxValue - value,
-		semFree:   free,
-		semTok:    tok,
-		semCTok:   MaxValue - tok,
-		semTok2:   tok2,
-		semMagic:  layoutMagic,
-		semConfig: config(h.Kind, h.Undo),
-		semMax:    h.MaxValue,
-		semName1:  int(fp >> 15),
-		semName2:  int(fp & 0x7fff),
-	}
+	vals[semTok] = tok
+	vals[semCTok] = MaxValue - tok
+	vals[semTok2] = tok2
+	vals[semMagic] = layoutMagic
+	vals[semConfig] = config(h.Kind, h.Undo)
+	vals[semMax] = h.MaxValue
 	// One semop where the kernel allows it (Linux), else chunks of
 	// maxInitOps (darwin: 5); the magic goes last, so a set whose magic
 	// is in place is complete (openers wait for it).
@@ -289,7 +297,7 @@ func Attach(h Handle) (*SemLock, error) {
 	if err := checkID(op, h.ID); err != nil {
 		return nil, err
 	}
-	if h.Kind != Semaphore && h.Kind != Mutex {
+	if !h.Kind.valid() {
 		return nil, rangeErr(op, "unknown kind %d", h.Kind)
 	}
 	info, err := readSet(h.ID)
@@ -367,6 +375,32 @@ func (s *SemLock) Remove() error {
 	return nil
 }
 
+// usable says why op cannot run on s: it is closed, or its set is an
+// Event, Barrier or Condition, which have their own types.
+func (s *SemLock) usable(op string) error {
+	if s.closed.Load() {
+		return s.closedErr(op)
+	}
+	if k := s.h.Kind; k != Semaphore && k != Mutex {
+		return &Error{Op: op, ID: s.h.ID, Kind: ErrMismatch,
+			Msg: fmt.Sprintf("the set is a %v: use it through Attach%s(handle)", k, kindFunc(k))}
+	}
+	return nil
+}
+
+// kindFunc is the suffix of the constructor and attach functions of k.
+func kindFunc(k Kind) string {
+	switch k {
+	case EventKind:
+		return "Event"
+	case BarrierKind:
+		return "Barrier"
+	case ConditionKind:
+		return "Condition"
+	}
+	return ""
+}
+
 func (s *SemLock) closedErr(op string) error {
 	return &Error{Op: op, ID: s.h.ID, Kind: ErrClosed}
 }
@@ -416,8 +450,8 @@ func (s *SemLock) Waiters() (int, error) {
 // available (a Mutex held by anyone, this process included). For a Mutex
 // whose holder died it returns true and ErrOwnerDead: the lock is held.
 func (s *SemLock) TryAcquire() (bool, error) {
-	if s.closed.Load() {
-		return false, s.closedErr("try-acquire")
+	if err := s.usable("try-acquire"); err != nil {
+		return false, err
 	}
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
@@ -493,8 +527,8 @@ func (s *SemLock) ownerDead(op string) error {
 // hold fails with ErrNotOwner. Each is one atomic semop: processes
 // releasing at once never push the value past the max.
 func (s *SemLock) Release() error {
-	if s.closed.Load() {
-		return s.closedErr("release")
+	if err := s.usable("release"); err != nil {
+		return err
 	}
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
@@ -534,8 +568,8 @@ func (s *SemLock) Release() error {
 // wakes the waiter promptly (on Linux without polling). For a Mutex whose
 // previous holder died, Acquire returns ErrOwnerDead with the lock held.
 func (s *SemLock) Acquire(ctx context.Context) error {
-	if s.closed.Load() {
-		return s.closedErr("acquire")
+	if err := s.usable("acquire"); err != nil {
+		return err
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	if err := ctx.Err(); err != nil {

@@ -105,3 +105,17 @@ const maxInitOps = darwinMaxSops
 // a unit's ops (darwin waits poll, so no abort op). This fails to compile
 // if they do not.
 const _ = uint(darwinMaxSops - (tokOps + unitOps))
+
+// The same for Event, Barrier and Condition: every op array is the token
+// check and at most two ops (their waits poll here, without the abort op).
+const (
+	_ = uint(darwinMaxSops - (tokOps + eventSetOps))
+	_ = uint(darwinMaxSops - (tokOps + eventWaitOps))
+	_ = uint(darwinMaxSops - (tokOps + barrierArmOps))
+	_ = uint(darwinMaxSops - (tokOps + barrierArriveOps))
+	_ = uint(darwinMaxSops - (tokOps + barrierLastOps))
+	_ = uint(darwinMaxSops - (tokOps + barrierWaitOps))
+	_ = uint(darwinMaxSops - (tokOps + barrierResetOps))
+	_ = uint(darwinMaxSops - (tokOps + condTakeOps))
+	_ = uint(darwinMaxSops - (tokOps + condNotifyOps))
+)
