@@ -2,7 +2,9 @@ package pool_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -1054,4 +1056,33 @@ func TestStopWithManyQueued(t *testing.T) {
 			t.Fatalf("queued when stopped: %v", err)
 		}
 	}
+}
+
+// gobCodec is a Codec other than JSON.
+type gobCodec struct{}
+
+func (gobCodec) Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(v)
+	return b.Bytes(), err
+}
+
+func (gobCodec) Unmarshal(data []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(data)).Decode(v)
+}
+
+type point struct{ X, Y int }
+
+var swap = pool.Define("swap", func(ctx context.Context, p point) (point, error) {
+	return point{p.Y, p.X}, nil
+}, pool.WithCodec(gobCodec{}))
+
+func TestCustomCodec(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1))
+	got, err := swap.Call(testCtx(t), p, point{1, 2})
+	if err != nil || got != (point{2, 1}) {
+		t.Fatalf("swap = %+v, %v", got, err)
+	}
+	p.Close()
 }
