@@ -48,6 +48,7 @@ func TestMain(m *testing.M) {
 	spawn.Register("logger", loggerRole)
 	spawn.Register("retrack", retrackRole)
 	spawn.Register("leaves", leavesRole)
+	spawn.Register("event-waiter", eventWaiterRole)
 	spawn.Register("fail", func(context.Context) error { return fmt.Errorf("failed on purpose") })
 	spawn.Dispatch()
 	os.Exit(m.Run())
@@ -278,5 +279,29 @@ func leavesRole(ctx context.Context) error {
 		return err
 	}
 	<-ctx.Done()
+	return nil
+}
+
+// eventWaiterRole waits for the event the parent shared as "go", then
+// says so.
+func eventWaiterRole(ctx context.Context) error {
+	set, err := rebuild.FromEnv()
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	s, ok := set.Lookup("go")
+	if !ok {
+		return fmt.Errorf("no event in %v", set.Names())
+	}
+	ev, err := semlock.AttachEvent(s.Handle())
+	if err != nil {
+		return err
+	}
+	fmt.Println("waiting")
+	if err := ev.Wait(ctx); err != nil {
+		return err
+	}
+	fmt.Println("set")
 	return nil
 }

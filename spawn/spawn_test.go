@@ -62,6 +62,48 @@ func TestWorkerSharesLocks(t *testing.T) {
 	}
 }
 
+// TestWorkerSharesEvent: other kinds travel too: a worker blocks on an
+// event its parent sets.
+func TestWorkerSharesEvent(t *testing.T) {
+	leakcheck.Check(t)
+	ev, err := semlock.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spawn.Track(ev.SemLock()); err != nil {
+		ev.Remove()
+		t.Fatal(err)
+	}
+	defer spawn.RemoveTracked(ev.SemLock())
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := spawn.Worker(context.Background(), "event-waiter")
+	c.Locks = map[string]*semlock.SemLock{"go": ev.SemLock()}
+	c.Stdout, c.Stderr = w, os.Stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	leakcheck.Track(c.Process.Pid)
+	out := bufio.NewReader(r)
+	if line, _ := out.ReadString('\n'); line != "waiting\n" {
+		c.Stop()
+		t.Fatalf("worker said %q", line)
+	}
+	if err := ev.Set(); err != nil {
+		t.Fatal(err)
+	}
+	if line, _ := out.ReadString('\n'); line != "set\n" {
+		t.Fatalf("worker said %q after Set", line)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCommandEnv: any command gets the handles, merged with what its
 // environment had, and none of spawn's private variables.
 func TestCommandEnv(t *testing.T) {
