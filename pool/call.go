@@ -100,6 +100,9 @@ func (p *Pool) finish1(c *call, out []byte, err error) {
 // fails with cause at once; a worker running it is told, and stopped if
 // the task has not returned after CancelGrace.
 func (p *Pool) cancelCall(c *call, cause error) {
+	if c.fin.Load() {
+		return // its result came first
+	}
 	p.mu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()
