@@ -336,6 +336,13 @@ func TestLimitCapsConcurrency(t *testing.T) {
 	for range 6 {
 		fs = append(fs, window.Submit(ctx, p, 20))
 	}
+	checkNoOverlap(t, fs)
+	p.Close()
+}
+
+// checkNoOverlap fails t if two of the window tasks ran at once.
+func checkNoOverlap(t *testing.T, fs []*pool.Future[[2]int64]) {
+	t.Helper()
 	var ws [][2]int64
 	for _, f := range fs {
 		w, err := f.Get()
@@ -347,10 +354,9 @@ func TestLimitCapsConcurrency(t *testing.T) {
 	slices.SortFunc(ws, func(a, b [2]int64) int { return int(a[0] - b[0]) })
 	for i := 1; i < len(ws); i++ {
 		if ws[i][0] < ws[i-1][1] {
-			t.Errorf("tasks %d and %d overlapped under Limit(1): %v %v", i-1, i, ws[i-1], ws[i])
+			t.Errorf("two tasks ran at once under a limit of 1: %v %v", ws[i-1], ws[i])
 		}
 	}
-	p.Close()
 }
 
 func TestSharedLimit(t *testing.T) {
@@ -368,20 +374,7 @@ func TestSharedLimit(t *testing.T) {
 	for range 3 {
 		fs = append(fs, window.Submit(ctx, p1, 20), window.Submit(ctx, p2, 20))
 	}
-	var ws [][2]int64
-	for _, f := range fs {
-		w, err := f.Get()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, w)
-	}
-	slices.SortFunc(ws, func(a, b [2]int64) int { return int(a[0] - b[0]) })
-	for i := 1; i < len(ws); i++ {
-		if ws[i][0] < ws[i-1][1] {
-			t.Errorf("two pools overlapped under one shared slot: %v %v", ws[i-1], ws[i])
-		}
-	}
+	checkNoOverlap(t, fs)
 	p1.Close()
 	p2.Close()
 	s, err := semlock.Open(name, semlock.Semaphore, 1, 1)
