@@ -22,6 +22,9 @@ const (
 	// New refuses to start a pool there instead of fork-bombing.
 	workerEnv = "POOLRUN_POOL_WORKER"
 	maxDepth  = 256
+	// maxAheadBytes bounds the input bytes a worker holds beyond the task
+	// it runs, whatever the depth.
+	maxAheadBytes = 4 << 20
 )
 
 // Pool runs registered tasks in worker processes: re-execs of this
@@ -281,7 +284,8 @@ func (p *Pool) dispatchLocked(direct *[]*worker) {
 	for p.queued > 0 {
 		var best *worker
 		for _, w := range p.workers {
-			if w.retiring || w.closeIn || len(w.inflight) >= depth {
+			if w.retiring || w.closeIn || len(w.inflight) >= depth ||
+				len(w.inflight) > 0 && w.inBytes >= maxAheadBytes {
 				continue
 			}
 			if best == nil || len(w.inflight) < len(best.inflight) {
@@ -309,6 +313,7 @@ func (p *Pool) dispatchLocked(direct *[]*worker) {
 		c.sentAt = time.Now()
 		idle := len(best.inflight) == 0
 		best.inflight = append(best.inflight, c)
+		best.inBytes += len(c.in)
 		if idle {
 			p.headLocked(best)
 		}

@@ -37,6 +37,7 @@ type worker struct {
 
 	// Under Pool.mu.
 	inflight []*call // sent, unanswered, in the order sent
+	inBytes  int     // their inputs' size
 	outbox   []*call // to send
 	spare    []*call
 	cancels  []uint64
@@ -273,6 +274,7 @@ func (p *Pool) result(w *worker, f frame) error {
 		return fmt.Errorf("pool: worker answered task #%d, which it was not given", f.id)
 	}
 	c := w.inflight[i]
+	w.inBytes -= len(c.in)
 	if c.timer != nil {
 		c.timer.Stop()
 	}
@@ -387,6 +389,7 @@ func (p *Pool) revoked(w *worker, id uint64) {
 	for i, x := range w.inflight {
 		if x.seq == id {
 			c = x
+			w.inBytes -= len(c.in)
 			w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
 			break
 		}
@@ -430,7 +433,7 @@ func (p *Pool) workerGone(w *worker) {
 		}
 	}
 	pending := w.inflight
-	w.inflight = nil
+	w.inflight, w.inBytes = nil, 0
 	// Clean: it exited 0 with nothing pending after the pool closed its
 	// input (Close, or MaxTasks reached).
 	clean := w.closeIn && !w.killed && len(pending) == 0 && w.state != nil && w.state.Success()
