@@ -78,7 +78,7 @@ func New(opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv(workerEnv) != "" || spawn.Role() != "" {
+	if os.Getenv(workerEnv) != "" { // the worker role would have removed it
 		return nil, fmt.Errorf("pool: New in a pool worker process: this binary's main must call pool.Dispatch() (or spawn.Dispatch()) before anything else: %w", ErrWorkerStart)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

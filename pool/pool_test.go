@@ -1079,3 +1079,22 @@ func TestCustomCodec(t *testing.T) {
 	}
 	p.Close()
 }
+
+// nested runs a pool of its own inside a worker.
+var nested = pool.Define("nested", func(ctx context.Context, n int) (int, error) {
+	p, err := pool.New(pool.Workers(1), pool.Limit(1))
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	return square.Call(ctx, p, n)
+})
+
+func TestNestedPool(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1))
+	if v, err := nested.Call(testCtx(t), p, 5); err != nil || v != 25 {
+		t.Fatalf("a pool inside a task: %d, %v", v, err)
+	}
+	p.Close()
+}
