@@ -75,9 +75,11 @@ func SharedLimit(name string, n int) Option {
 	}
 }
 
-// Logger sets the logger for worker starts, deaths and replacements, and
-// for the workers' stderr, forwarded line by line (default: none, and the
-// workers' stderr goes to this process's stderr).
+// Logger sets the logger for worker starts, deaths and replacements.
+// It also receives the workers' stderr, line by line under the worker's
+// name. Without it, workers write their stderr to this process's stderr.
+// A worker's stdout always goes to this process's stderr: whatever a task
+// prints never mixes with the service's own stdout.
 func Logger(l hclog.Logger) Option {
 	return func(c *config) { c.log, c.logSet = l, l != nil }
 }
