@@ -37,13 +37,14 @@ type call struct {
 }
 
 // submit queues a task. It never blocks: back-pressure is Map's window.
-func (p *Pool) submit(ctx context.Context, name string, in []byte, notify chan<- *call, idx int) *call {
+// known says name is registered (a Task's): no need to look it up.
+func (p *Pool) submit(ctx context.Context, name string, known bool, in []byte, notify chan<- *call, idx int) *call {
 	c := &call{name: name, in: in, done: make(chan struct{}), notify: notify, idx: idx}
 	if err := ctx.Err(); err != nil {
 		p.finish1(c, nil, &TaskError{Task: name, Err: err})
 		return c
 	}
-	if _, ok := lookup(name); !ok {
+	if !known && !registered(name) {
 		p.finish1(c, nil, &TaskError{Task: name, Err: ErrUnknownTask,
 			Msg: "no task of this name is registered: define it with pool.Define (or pool.Register) at package level"})
 		return c

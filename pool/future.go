@@ -52,7 +52,7 @@ func (t *Task[In, Out]) submit(ctx context.Context, p *Pool, in In, notify chan<
 		p.finish1(c, nil, &TaskError{Task: t.name, Err: ErrEncode, Msg: "encode input: " + err.Error()})
 		return c
 	}
-	return p.submit(ctx, t.name, b, notify, idx)
+	return p.submit(ctx, t.name, true, b, notify, idx)
 }
 
 // Call runs the task with input in and waits for its output: Submit then
@@ -65,7 +65,7 @@ func (t *Task[In, Out]) Call(ctx context.Context, p *Pool, in In) (Out, error) {
 // input in. An unknown name gives a Future that has already failed with
 // ErrUnknownTask.
 func (p *Pool) Submit(ctx context.Context, name string, in []byte) *Future[[]byte] {
-	return &Future[[]byte]{c: p.submit(ctx, name, in, nil, 0), codec: JSON}
+	return &Future[[]byte]{c: p.submit(ctx, name, false, in, nil, 0), codec: JSON}
 }
 
 // Result is one output of Map: the position of its input, and the

@@ -38,6 +38,11 @@ func Register(name string, fn func(ctx context.Context, in []byte) ([]byte, erro
 	registry.tasks[name] = fn
 }
 
+func registered(name string) bool {
+	_, ok := lookup(name)
+	return ok
+}
+
 func lookup(name string) (handler, bool) {
 	registry.RLock()
 	h, ok := registry.tasks[name]
