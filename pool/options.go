@@ -106,7 +106,8 @@ func Init(init Initializer) Option {
 }
 
 // Timeout gives every task at most d to run, from when its worker starts
-// it (time in the queue does not count): its ctx in the worker has that
+// it (time in the queue does not count; waiting for a Limit slot does):
+// its ctx in the worker has that
 // deadline, and a task that has not returned by then fails with
 // context.DeadlineExceeded; if it still has not returned after
 // CancelGrace, its worker is stopped and replaced.
