@@ -155,6 +155,21 @@ func (c *jobCap) acquire(ctx context.Context) (inherited bool, err error) {
 	}
 }
 
+// tryAcquire takes a unit without waiting, if one is free.
+func (c *jobCap) tryAcquire() (inherited, ok bool) {
+	if c.inherited {
+		c.mu.Lock()
+		if c.inhFree {
+			c.inhFree = false
+			c.mu.Unlock()
+			return true, true
+		}
+		c.mu.Unlock()
+	}
+	ok, err := c.sem.TryAcquire()
+	return false, ok && err == nil
+}
+
 // release gives back what acquire returned.
 func (c *jobCap) release(inherited bool) error {
 	if !inherited {

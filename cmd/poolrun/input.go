@@ -14,7 +14,7 @@ import (
 // neither was given). Only the channel's few entries are held in memory,
 // so an endless stdin works and 100 000 inputs are never loaded at once.
 type inputs struct {
-	ch    chan string
+	ch    chan item
 	err   error        // read error, valid once ch is closed
 	count atomic.Int64 // inputs read so far
 	eof   atomic.Bool  // all inputs read
@@ -28,7 +28,7 @@ const inputQueue = 64
 // openInputs opens every input file before any job starts, so a missing
 // file is bad input (exit 255, nothing started).
 func openInputs(o *options, stdin *os.File) (*inputs, error) {
-	in := &inputs{ch: make(chan string, inputQueue)}
+	in := &inputs{ch: make(chan item, inputQueue)}
 	for _, name := range o.argFiles {
 		if name == "-" {
 			in.files = append(in.files, stdin)
@@ -66,10 +66,12 @@ func (in *inputs) read(args []string, delim byte, stop <-chan struct{}) {
 	defer close(in.ch)
 	defer in.eof.Store(true)
 	defer in.close()
+	seq := 0
 	send := func(s string) bool {
+		seq++
 		in.count.Add(1)
 		select {
-		case in.ch <- s:
+		case in.ch <- item{seq: seq, input: s}:
 			return true
 		case <-stop:
 			return false

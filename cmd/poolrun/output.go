@@ -8,17 +8,18 @@ import (
 	"sync"
 )
 
-// output is the output actor: it prints each finished job's output whole
-// (stdout, then stderr), in input order with -k, and writes the joblog.
-// It is the only writer of grouped output, so it needs no lock; it
+// output is the output actor of -k: it prints each finished job's output
+// whole (stdout, then stderr) in input order, and writes the joblog. It
 // flushes whenever no other finished job is waiting, so output is both
-// batched under load and prompt when jobs are slow.
+// batched under load and prompt when jobs are slow. (Without -k, each job
+// is printed by its worker under outMu as soon as it ends: one hop less.)
 func (r *runner) output() {
 	out := bufio.NewWriterSize(os.Stdout, 64<<10)
 	buf := make([]byte, 64<<10)
 	pending := map[int]*job{}
 	next := 1
 	for j := range r.results {
+		r.outMu.Lock()
 		if !r.o.keepOrder {
 			r.emit(j, out, buf)
 		} else if j.seq != next {
@@ -35,7 +36,10 @@ func (r *runner) output() {
 		if len(r.results) == 0 {
 			out.Flush()
 		}
+		r.outMu.Unlock()
 	}
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	// Stopped early (a signal, --halt): print what finished, in order.
 	for len(pending) > 0 {
 		if j := pending[next]; j != nil {

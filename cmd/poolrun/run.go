@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -59,7 +60,10 @@ type runner struct {
 	stopJobs     context.CancelFunc
 
 	free    chan int  // free slot numbers, 1..limit
-	results chan *job // finished jobs, to the output actor
+	handoff chan item // inputs a worker could not run, for the dispatcher
+	results chan *job // -k: finished jobs, to the output actor
+	out     *bufio.Writer
+	outBuf  []byte
 	wg      sync.WaitGroup
 
 	devNull *os.File
@@ -139,6 +143,9 @@ func runBatch(o *options, log hclog.Logger) int {
 		r.free <- i
 	}
 	r.results = make(chan *job, limit+16)
+	r.handoff = make(chan item, limit+1)
+	r.out = bufio.NewWriterSize(os.Stdout, 64<<10)
+	r.outBuf = make([]byte, 64<<10)
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
 	r.jobsCtx, r.stopJobs = context.WithCancel(context.Background())
 	defer r.stopDispatch()
@@ -217,71 +224,132 @@ func runBatch(o *options, log hclog.Logger) int {
 	return r.failed
 }
 
-// dispatch is the only goroutine that waits for the cap: for each input
-// it waits for a free slot, takes a unit of the cap and starts the job in
-// a goroutine that lives as long as the job. When it returns, every job it
-// started has ended and the results channel is closed.
+// dispatch is the only goroutine that waits for the cap. For each free
+// slot it takes the next input, waits for a unit of the cap and starts a
+// worker on that slot. A worker runs its job, gives the unit back, and
+// goes on with the next input itself while one is already queued and a
+// unit can be had without waiting (the common case of a private cap), so
+// that a busy batch costs no dispatcher round trip per job; otherwise it
+// hands the input back and frees its slot. When dispatch returns, every
+// worker has ended and the results channel is closed.
 func (r *runner) dispatch() error {
 	defer func() {
 		r.wg.Wait()
 		close(r.results)
 	}()
-	seq := 0
 	var buf []byte
 	for {
-		var in string
-		var ok bool
+		var slot int
 		select {
-		case in, ok = <-r.in.ch:
+		case slot = <-r.free:
 		case <-r.dispatchCtx.Done():
 			return nil
 		}
-		if !ok {
-			return r.in.err
-		}
-		seq++
-		j := &job{seq: seq, input: in}
-		if r.resume != nil {
-			if succeeded, seen := r.resume[seq]; seen && (r.o.resume || succeeded) {
-				j.skip = true
-				r.skipped.Add(1)
-				r.results <- j
-				continue
+		var it item
+		for {
+			var ok bool
+			select {
+			case it = <-r.handoff:
+				ok = true
+			default:
+				select {
+				case it = <-r.handoff:
+					ok = true
+				case it, ok = <-r.in.ch:
+				case <-r.dispatchCtx.Done():
+					return nil
+				}
 			}
-		}
-		if r.o.dryRun {
-			j.dry = true
-			j.slot = (seq-1)%cap(r.free) + 1
-			j.path, j.argv = r.cmd.build(&jobVars{input: in, seq: seq, slot: j.slot}, &buf)
-			r.results <- j
-			continue
-		}
-		select {
-		case j.slot = <-r.free:
-		case <-r.dispatchCtx.Done():
-			return nil
+			if !ok {
+				return r.in.err
+			}
+			if !r.passive(it, slot, &buf) {
+				break
+			}
 		}
 		inh, err := r.cap.acquire(r.dispatchCtx)
 		if err != nil {
-			r.free <- j.slot
+			r.handoff <- it
+			r.free <- slot
 			if r.dispatchCtx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("taking a slot of the cap (set %d): %w", r.cap.sem.ID(), err)
 		}
-		j.inherited = inh
-		j.path, j.argv = r.cmd.build(&jobVars{input: in, seq: seq, slot: j.slot}, &buf)
-		r.started.Add(1)
-		r.running.Add(1)
 		r.wg.Add(1)
-		go r.runJob(j)
+		go r.worker(slot, inh, it)
 	}
 }
 
-// runJob runs one job (with its retries) on the slot it was given, hands
-// it to the output actor, then gives the slot back.
-func (r *runner) runJob(j *job) {
+// item is one input and its job number, numbered as read.
+type item struct {
+	seq   int
+	input string
+}
+
+// passive handles an input that runs nothing (skipped by --resume,
+// printed by --dry-run) and reports whether it did.
+func (r *runner) passive(it item, slot int, buf *[]byte) bool {
+	if r.resume != nil {
+		if succeeded, seen := r.resume[it.seq]; seen && (r.o.resume || succeeded) {
+			r.skipped.Add(1)
+			r.finish(&job{seq: it.seq, input: it.input, skip: true})
+			return true
+		}
+	}
+	if r.o.dryRun {
+		j := &job{seq: it.seq, input: it.input, dry: true, slot: slot}
+		j.path, j.argv = r.cmd.build(&jobVars{input: it.input, seq: it.seq, slot: slot}, buf)
+		r.finish(j)
+		return true
+	}
+	return false
+}
+
+// worker runs jobs on one slot, starting with it, holding a unit of the
+// cap (inherited: the unit inherited from a parent poolrun).
+func (r *runner) worker(slot int, inherited bool, it item) {
 	defer r.wg.Done()
+	var buf []byte
+	for {
+		j := &job{seq: it.seq, input: it.input, slot: slot, inherited: inherited}
+		j.path, j.argv = r.cmd.build(&jobVars{input: it.input, seq: it.seq, slot: slot}, &buf)
+		r.started.Add(1)
+		r.running.Add(1)
+		r.runJob(j)
+		r.running.Add(-1)
+		if err := r.cap.release(inherited); err != nil {
+			r.log.Error("giving a slot back", "error", err)
+		}
+		// Go on with the next input if it is already there and a unit is
+		// free now; never wait here (only the dispatcher waits).
+		next := false
+		for !next && r.dispatchCtx.Err() == nil {
+			var ok bool
+			select {
+			case it, ok = <-r.in.ch:
+			default:
+			}
+			if !ok {
+				break
+			}
+			if r.passive(it, slot, &buf) {
+				continue
+			}
+			if inherited, next = r.cap.tryAcquire(); !next {
+				r.handoff <- it
+				break
+			}
+		}
+		if !next {
+			break
+		}
+	}
+	r.free <- slot
+}
+
+// runJob runs one job, with its retries, and hands it on for printing.
+func (r *runner) runJob(j *job) {
 	for attempt := 1; ; attempt++ {
 		r.attempt(j)
 		if !j.failed || attempt >= r.o.retries || r.jobsCtx.Err() != nil {
@@ -291,14 +359,21 @@ func (r *runner) runJob(j *job) {
 		j.stdout.discard()
 		j.stderr.discard()
 	}
-	slot, inherited := j.slot, j.inherited
 	r.count(j)
-	r.running.Add(-1)
-	r.results <- j // j belongs to the output actor now
-	if err := r.cap.release(inherited); err != nil {
-		r.log.Error("giving a slot back", "error", err)
+	r.finish(j)
+}
+
+// finish prints a finished job: at once (under the output lock), or with
+// -k through the output actor, which puts jobs in order.
+func (r *runner) finish(j *job) {
+	if r.o.keepOrder {
+		r.results <- j
+		return
 	}
-	r.free <- slot
+	r.outMu.Lock()
+	r.emit(j, r.out, r.outBuf)
+	r.out.Flush()
+	r.outMu.Unlock()
 }
 
 // attempt runs the job once. Jobs are started with a context that is
