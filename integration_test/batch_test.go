@@ -283,3 +283,26 @@ func TestStreamingInput(t *testing.T) {
 	}
 	waitFiles(t, filepath.Join(dir, "second"))
 }
+
+// --bar draws a progress bar with an ETA on stderr when it is a terminal
+// (script(1) gives poolrun one), and nothing when it is not.
+func TestProgressBar(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	scriptCmd, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not found: no pseudo-terminal to test --bar on")
+	}
+	cmd := exec.Command(scriptCmd, "-qec", bin+" --bar -j 2 sleep ::: 0.3 0.3 0.3 0.3", "/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if s := string(out); !strings.Contains(s, "100% [") || !strings.Contains(s, "4/4 done") || !strings.Contains(s, "ETA") {
+		t.Errorf("no progress bar in %q", s)
+	}
+	r := poolrun(t, runOpts{}, "--bar", "true", ":::", "a")
+	if r.stderr != "" {
+		t.Errorf("--bar wrote %q to a stderr that is not a terminal", r.stderr)
+	}
+}

@@ -55,6 +55,8 @@ func (r *runner) output() {
 func (r *runner) emit(j *job, out *bufio.Writer, buf []byte) {
 	switch {
 	case j.skip:
+		j.stdout.discard()
+		j.stderr.discard()
 		return
 	case j.dry:
 		out.WriteString(r.cmd.line(j.argv))

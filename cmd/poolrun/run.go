@@ -352,6 +352,10 @@ func (r *runner) worker(slot int, inherited bool, it item) {
 func (r *runner) runJob(j *job) {
 	for attempt := 1; ; attempt++ {
 		r.attempt(j)
+		if j.skip {
+			r.finish(j)
+			return
+		}
 		if !j.failed || attempt >= r.o.retries || r.jobsCtx.Err() != nil {
 			break
 		}
@@ -446,7 +450,7 @@ func (r *runner) attempt(j *job) {
 		// Not started: the command could not be run, or poolrun is stopping.
 		j.exit, j.failed = 127, true
 		if err == nil {
-			j.exit, j.sig, j.stopped = -1, int(syscall.SIGTERM), true
+			j.skip = true // never started: poolrun is stopping; not logged
 		} else {
 			msg := fmt.Sprintf("poolrun: job %d: %v\n", j.seq, err)
 			switch {
