@@ -106,15 +106,29 @@ func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], o
 		opt(&o)
 	}
 	return func(yield func(Result[Out]) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
 		next, stop := iter.Pull(inputs)
 		defer stop()
 		var notify chan *call
 		if o.unordered {
 			notify = make(chan *call, o.window)
 		}
-		var pending []*call // ordered: in input order
+		// The tasks in flight: ordered, in input order; unordered, as a
+		// set. If the loop stops early they are cancelled here, rather
+		// than each watching a ctx of Map's own: that costs a third of
+		// a microsecond a task.
+		var pending []*call
+		var live map[*call]struct{}
+		if o.unordered {
+			live = map[*call]struct{}{}
+		}
+		defer func() {
+			for _, c := range pending {
+				p.cancelCall(c, context.Canceled)
+			}
+			for c := range live {
+				p.cancelCall(c, context.Canceled)
+			}
+		}()
 		inflight, idx, more := 0, 0, true
 		for {
 			for more && inflight < o.window {
@@ -130,7 +144,9 @@ func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], o
 				c := t.submit(ctx, p, in, notify, idx)
 				idx++
 				inflight++
-				if !o.unordered {
+				if o.unordered {
+					live[c] = struct{}{}
+				} else {
 					pending = append(pending, c)
 				}
 				select {
@@ -147,6 +163,7 @@ func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], o
 			var c *call
 			if o.unordered {
 				c = <-notify
+				delete(live, c)
 			} else {
 				c = pending[0]
 				pending[0] = nil
