@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 reps=${1:-3}
 n=5000
 work=$(mktemp -d)
-trap 'rm -rf "$work"; "$work/poolrun" sem rm "$semname" >/dev/null 2>&1 || true' EXIT
+trap '"$work/poolrun" sem rm "$semname" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 semname="poolrun-bench-$$"
 
 # GNU parallel (and sem, and GNU time) come from Debian's packages.

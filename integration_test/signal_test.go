@@ -4,7 +4,9 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -146,4 +148,39 @@ func checkBad(t *testing.T, args []string, r result) {
 		t.Errorf("%q: stdout %q", args, r.stdout)
 	}
 	_ = fmt.Sprint
+}
+
+// A closed stdout (poolrun ... | head -1) stops the run cleanly: exit
+// 141 (as if killed by SIGPIPE), every job's group stopped, the cap
+// removed (leakcheck).
+func TestClosedStdout(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	cmd := exec.Command(bin, "-j", "2", "echo")
+	cmd.Stdin = strings.NewReader(strings.Repeat("a line of output\n", 2000))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leakcheck.Track(cmd.Process.Pid)
+	b := make([]byte, 2)
+	if _, err := io.ReadFull(out, b); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("poolrun did not stop after its stdout was closed")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 141 {
+		t.Errorf("exit %d, want 141", code)
+	}
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // output is the output actor of -k: it prints each finished job's output
@@ -34,7 +36,9 @@ func (r *runner) output() {
 			}
 		}
 		if len(r.results) == 0 {
-			out.Flush()
+			if err := out.Flush(); err != nil {
+				r.writeFailed(err)
+			}
 		}
 		r.outMu.Unlock()
 	}
@@ -68,10 +72,12 @@ func (r *runner) emit(j *job, out *bufio.Writer, buf []byte) {
 		w = &tagWriter{w: out, tag: tag}
 	}
 	if err := j.stdout.writeTo(w, buf); err != nil {
-		r.log.Error("writing a job's output", "job", j.seq, "error", err)
+		r.writeFailed(err)
 	}
 	if j.stderr.size > 0 || len(j.stderr.data) > 0 {
-		out.Flush() // its stdout first, then its stderr
+		if err := out.Flush(); err != nil { // its stdout first, then its stderr
+			r.writeFailed(err)
+		}
 		var ew io.Writer = os.Stderr
 		if tag := r.tag(j); tag != nil {
 			ew = &tagWriter{w: os.Stderr, tag: tag}
@@ -85,6 +91,22 @@ func (r *runner) emit(j *job, out *bufio.Writer, buf []byte) {
 			r.log.Error("writing the joblog", "error", err)
 		}
 	}
+}
+
+// writeFailed handles an error writing poolrun's stdout: a closed pipe
+// (poolrun ... | head) stops the run cleanly, every job's group killed and
+// the cap removed, with exit status 141 like a process killed by SIGPIPE.
+func (r *runner) writeFailed(err error) {
+	if !errors.Is(err, syscall.EPIPE) {
+		r.log.Error("writing output", "error", err)
+		return
+	}
+	if r.brokenPipe.Swap(true) {
+		return
+	}
+	r.log.Debug("stdout is a closed pipe: stopping")
+	r.stopDispatch()
+	go r.stopAll()
 }
 
 // tagWriter prefixes each line with a tag (--tag).

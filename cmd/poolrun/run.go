@@ -82,6 +82,7 @@ type runner struct {
 	running     atomic.Int64
 	finished    atomic.Int64
 	dispatchErr error
+	brokenPipe  atomic.Bool // stdout is a closed pipe
 }
 
 // errSignal is the signal that stopped the run.
@@ -160,6 +161,9 @@ func runBatch(o *options, log hclog.Logger) int {
 	{ // signals: SIGINT/SIGTERM/SIGHUP stop everything
 		sigs := make(chan os.Signal, 2)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		// A closed stdout (poolrun ... | head) becomes EPIPE errors that
+		// stop the run cleanly, instead of killing poolrun outright.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		quit := make(chan struct{})
 		g.Add(func() error {
 			select {
@@ -213,6 +217,9 @@ func runBatch(o *options, log hclog.Logger) int {
 	var se errSignal
 	if errors.As(err, &se) {
 		return 128 + int(se.sig)
+	}
+	if r.brokenPipe.Load() {
+		return 128 + int(syscall.SIGPIPE)
 	}
 	if r.dispatchErr != nil {
 		fmt.Fprintf(os.Stderr, "poolrun: %v\n", r.dispatchErr)
@@ -376,7 +383,9 @@ func (r *runner) finish(j *job) {
 	}
 	r.outMu.Lock()
 	r.emit(j, r.out, r.outBuf)
-	r.out.Flush()
+	if err := r.out.Flush(); err != nil {
+		r.writeFailed(err)
+	}
 	r.outMu.Unlock()
 }
 
