@@ -33,7 +33,8 @@ type child struct {
 	locks *rebuild.Set
 	limit *semlock.SemLock
 
-	wmu  sync.Mutex    // serializes writes to the results pipe
+	out  *os.File      // the results pipe
+	wmu  sync.Mutex    // serializes writes to out
 	more chan struct{} // a task was queued, or the input ended
 
 	mu        sync.Mutex
@@ -78,7 +79,7 @@ func workerMain(ctx context.Context) error {
 		return fail(err)
 	}
 	defer set.Close()
-	c := &child{locks: set, cancelled: map[uint64]bool{}, more: make(chan struct{}, 1)}
+	c := &child{locks: set, out: out, cancelled: map[uint64]bool{}, more: make(chan struct{}, 1)}
 	c.limit, _ = set.Lookup(limitLock)
 	base := context.WithValue(context.Background(), childKey{}, c)
 	if initName != "" {
@@ -276,7 +277,13 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 		}
 		defer c.limit.Release()
 	}
-	out, err, pv, stack := call1(h, ctx, t.in)
+	out, err, pv, stack := call1(h, ctx, t.in, func() {
+		// runtime.Goexit in the task: this goroutine is ending, with no
+		// result to return. Report it like a panic and exit: the pool
+		// replaces this worker.
+		c.write(c.out, appendErr(nil, f.id, kGoexit, "the task called runtime.Goexit", string(debug.Stack())))
+		os.Exit(3)
+	})
 	switch {
 	case stack != "":
 		return appendErr(buf, f.id, kPanic, pv, stack)
@@ -296,8 +303,10 @@ func ctxKind(err error) byte {
 	return kCanceled
 }
 
-// call1 runs h, turning a panic into its value and stack.
-func call1(h handler, ctx context.Context, in []byte) (out []byte, err error, pv, stack string) {
+// call1 runs h, turning a panic into its value and stack; if h calls
+// runtime.Goexit, goexit runs (and must not return).
+func call1(h handler, ctx context.Context, in []byte, goexit func()) (out []byte, err error, pv, stack string) {
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			pv = fmt.Sprint(r)
@@ -305,9 +314,12 @@ func call1(h handler, ctx context.Context, in []byte) (out []byte, err error, pv
 			if stack == "" {
 				stack = "(no stack)"
 			}
+		} else if !returned {
+			goexit()
 		}
 	}()
 	out, err = h(ctx, in)
+	returned = true
 	return out, err, "", ""
 }
 

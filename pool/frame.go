@@ -34,6 +34,7 @@ const (
 	kCanceled byte = 4 // the task's ctx was cancelled
 	kDeadline byte = 5 // the task's ctx deadline passed
 	kLimit    byte = 6 // taking the concurrency limit's slot failed
+	kGoexit   byte = 7 // the task called runtime.Goexit: the worker exits after this frame
 )
 
 const (

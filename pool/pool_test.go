@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -1095,6 +1096,24 @@ func TestNestedPool(t *testing.T) {
 	p := newPool(t, pool.Workers(1))
 	if v, err := nested.Call(testCtx(t), p, 5); err != nil || v != 25 {
 		t.Fatalf("a pool inside a task: %d, %v", v, err)
+	}
+	p.Close()
+}
+
+var goexit = pool.Define("goexit", func(ctx context.Context, _ int) (int, error) {
+	runtime.Goexit()
+	return 0, nil
+})
+
+func TestTaskCallsGoexit(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1))
+	ctx := testCtx(t)
+	if _, err := goexit.Call(ctx, p, 0); !errors.Is(err, pool.ErrPanic) || !strings.Contains(err.Error(), "Goexit") {
+		t.Fatalf("runtime.Goexit in a task: %v", err)
+	}
+	if v, err := square.Call(ctx, p, 4); err != nil || v != 16 {
+		t.Fatalf("after Goexit: %d, %v", v, err)
 	}
 	p.Close()
 }

@@ -47,6 +47,7 @@ type worker struct {
 	retiring bool // MaxTasks reached: no more tasks, exit when idle
 	closeIn  bool // close its input: it exits
 	killed   bool // stopped by the pool (cancelled task stuck)
+	exiting  bool // said it exits (a task called runtime.Goexit)
 	added    bool // in p.workers
 }
 
@@ -294,6 +295,13 @@ func (p *Pool) result(w *worker, f frame) error {
 	w.lastDone = now
 	p.avg += (now.Sub(start) - p.avg) / 8
 	pid := w.pid
+	if f.typ == fErr && len(f.body) > 0 && f.body[0] == kGoexit {
+		// The worker exits after this: it runs nothing it was given
+		// after this task, which go back to the queue when it is gone.
+		w.exiting = true
+		w.closeIn = true
+		w.wakeup()
+	}
 	p.dispatchLocked(nil)
 	if len(w.inflight) == 0 && (w.retiring || p.closing && p.queued == 0) && !w.closeIn {
 		w.closeIn = true
@@ -312,7 +320,7 @@ func (p *Pool) result(w *worker, f frame) error {
 	}
 	te := &TaskError{Task: c.name, Seq: c.seq, Worker: pid, Msg: e.msg}
 	switch e.kind {
-	case kPanic:
+	case kPanic, kGoexit:
 		te.Err, te.Stack = ErrPanic, e.stack
 	case kUnknown:
 		te.Err = ErrUnknownTask
@@ -444,12 +452,19 @@ func (p *Pool) workerGone(w *worker) {
 	p.running -= len(pending)
 	var head *call
 	if len(pending) > 0 {
-		head = pending[0]
-		if head.timer != nil {
-			head.timer.Stop()
+		rest := pending
+		if !w.exiting { // it was running the first; an exiting worker, none
+			head, rest = pending[0], pending[1:]
+			if head.timer != nil {
+				head.timer.Stop()
+			}
 		}
 		var back []*call
-		for _, c := range pending[1:] {
+		for _, c := range rest {
+			if c.timer != nil {
+				c.timer.Stop()
+				c.timer = nil
+			}
 			if !c.fin.Load() && !p.stopped {
 				c.state, c.worker, c.revoking = stateQueued, nil, false
 				back = append(back, c)
