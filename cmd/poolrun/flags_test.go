@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,5 +76,19 @@ func TestHaltReached(t *testing.T) {
 	}
 	if h, _ = parseHalt("never"); h.reached(100, 100, 100, 100) {
 		t.Error("never")
+	}
+}
+
+// Every flag is explained in --help.
+func TestHelpNamesEveryFlag(t *testing.T) {
+	for _, f := range flagSpecs {
+		for _, n := range f.names {
+			if n == "-P" {
+				continue // xargs's spelling of -j, not advertised
+			}
+			if !strings.Contains(helpText, n) {
+				t.Errorf("--help does not mention %s", n)
+			}
+		}
 	}
 }

@@ -64,7 +64,8 @@ Output (default: each job's stdout, then its stderr, printed whole when it ends)
 Failures and time:
   --timeout DUR         kill a job (its whole process group: TERM, --grace,
                         KILL) that runs longer than DUR:  --timeout 30s, --timeout 10
-  --grace DUR           time between TERM and KILL (default 1s)
+  --grace DUR           time between TERM and KILL (default 1s):
+                        poolrun --timeout 1m --grace 10s ./server-test.sh ::: 1 2
   --retries N           attempts in all for a failing job:  --retries 3
   --halt SPEC           stop early: now|soon,fail|success|done=N|N%.
                         soon starts no new job and waits for running ones;
@@ -75,18 +76,24 @@ Records:
   --joblog FILE         write one TSV line per job with GNU parallel's columns:
                         Seq Host Starttime JobRuntime Send Receive Exitval Signal
                         Command (Exitval -1: killed by Signal):  --joblog jobs.tsv
-  --resume              with --joblog: skip the jobs the log lists (same inputs)
+  --resume              with --joblog: skip the jobs the log lists (same inputs):
+                        poolrun --joblog jobs.tsv --resume ./step.sh :::: todo
   --resume-failed       with --joblog: rerun the jobs the log lists as failed,
-                        skip its successes, run the rest
-  --dry-run             print each job's command instead of running it
-  --bar                 progress bar with ETA on stderr (when it is a terminal)
+                        skip its successes, run the rest:
+                        poolrun --joblog jobs.tsv --resume-failed ./step.sh :::: todo
+  --dry-run             print each job's command instead of running it:
+                        poolrun --dry-run 'mv {} {.}.bak' ::: *.txt
+  --bar                 progress bar with ETA on stderr (when it is a terminal):
+                        poolrun --bar -a files.txt xz -9
 
-  -h, --help            this text;   --version   the version
+  -h, --help            this text:   poolrun --help | less
+  --version             the version: poolrun --version
 
-Exit status: 0 all jobs succeeded; 1-100 that many jobs failed (timed out and
-killed jobs count); 101 more than 100 failed; 255 bad input or another error
-(nothing was started if the command line was bad); 130/143 stopped by
-SIGINT/SIGTERM (every job's process group is killed first).
+Exit status: 0 all jobs succeeded; 1-100 that many jobs failed (timed-out jobs
+count, jobs poolrun itself stopped for --halt now or a signal do not); 101 more
+than 100 failed; 255 bad input (nothing was started) or another error; 130/143
+stopped by SIGINT/SIGTERM (every job's process group is stopped first); 141
+stdout was closed (poolrun ... | head): stopped the same way.
 
 Semaphore sets (poolrun sem):
   poolrun sem ls              list this user's poolrun sets
