@@ -306,3 +306,15 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("--bar wrote %q to a stderr that is not a terminal", r.stderr)
 	}
 }
+
+// A slot's capture files are reused by its next job, except when the
+// finished job left processes behind that may still write: those writes
+// never show up in another job's output.
+func TestLeftoverWritesStayOut(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	r := poolrun(t, runOpts{}, "-j", "1", "-k", ":::", "(sleep 0.3; echo LATE; echo LATE >&2) & echo one", "sleep 0.6; echo two", "echo three")
+	if r.stdout != "one\ntwo\nthree\n" || strings.Contains(r.stderr, "LATE") {
+		t.Errorf("stdout %q, stderr %q: want one two three, no LATE", r.stdout, r.stderr)
+	}
+}
