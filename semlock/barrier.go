@@ -32,6 +32,12 @@ import (
 //     abort:-brokenUnit|UNDO} changes nothing but leaves an undo
 //     adjustment of +brokenUnit, so if it dies before it disarms (the
 //     reverse ops) the kernel breaks the barrier at its exit.
+//   - An arrival takes its unit of R[p] with undo, and gives it back
+//     (with the undo) if the barrier breaks before the round ends: Reset
+//     waits for the counter to be whole again, so that no party of the
+//     broken round is still between its arrival and its wait (it would
+//     find the breakage cleared and pass) when Reset clears it. A party
+//     that passes drops the undo {R[p]:+1|UNDO, R[p]:-1}.
 //   - semFree is raised while Reset runs; arrivals wait for it to drop.
 //   - semMax is n, the number of parties.
 //
@@ -51,7 +57,7 @@ const (
 	barrierArmOps    = 2 // {abort:+unit, abort:-unit|UNDO} and the reverse
 	barrierArriveOps = 2 // {R[p]:-r|NOWAIT, R[p]:+(r-1)}
 	barrierLastOps   = 2 // {R[p]:-1|NOWAIT, R[1-p]:+n}
-	barrierWaitOps   = 1 // {R[p]:0}, plus the abort op on Linux
+	barrierWaitOps   = 1 // {R[p]:0}, after the abort op (always: it carries breakage)
 	barrierResetOps  = 2 // {R0:-v0|NOWAIT, R1:-v1|NOWAIT}, {R[q]:+n, abort:-k*unit|NOWAIT}
 )
 
@@ -142,8 +148,11 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			// R[p] == r: it only falls until the round ends and is
 			// raised again only two rounds later, which cannot end
 			// without this party). EAGAIN: another party arrived first.
-			ops[tokOps] = sembuf{p, int16(-r), flagNowait}
-			ops[tokOps+1] = sembuf{p, int16(r - 1), 0}
+			// With undo: if this process dies, its arrival is given
+			// back (and its arming breaks the barrier), so a Reset
+			// knows it has left.
+			ops[tokOps] = sembuf{p, int16(-r), flagNowait | flagUndo}
+			ops[tokOps+1] = sembuf{p, int16(r - 1), flagUndo}
 			if err := semopNowait(s.h.ID, ops[:]); err != nil {
 				if err == syscall.EAGAIN {
 					continue
@@ -191,28 +200,58 @@ func parity(v *[nsems]uint16) (uint16, int) {
 	return semRoom, int(v[semRoom])
 }
 
-// await waits for round p to end. A timeout or cancellation breaks the
-// barrier for every party.
+// await waits for round p to end, then takes back the undo of its
+// arrival. If the barrier is broken (or breaks: a timeout or cancellation
+// breaks it for every party) it gives its arrival back instead, so that a
+// Reset, which waits for every arrived party to leave, knows it left.
 func (b *Barrier) await(ctx context.Context, p uint16) error {
 	const op = "wait"
+	s := b.s
 	body := [barrierWaitOps]sembuf{{p, 0, 0}}
 	var broken error
-	err := b.s.block(ctx, op, body[:], func(v *[nsems]uint16) error {
+	err := s.block(ctx, op, true, body[:], func(v *[nsems]uint16) error {
 		if v[semAbort] >= brokenUnit {
 			broken = b.brokenErr(op, nil)
 			return broken
 		}
 		return nil
 	})
-	if err == nil || err == broken {
-		return err
-	}
-	if ctx.Err() != nil || err == context.DeadlineExceeded {
-		// The round may have ended just as ctx did: then it is not a
-		// timeout at the barrier, and the others have gone on.
-		if v, verr := b.s.values(op); verr == nil && v[p] == 0 && v[semAbort] < brokenUnit && v[semFree] == 0 {
-			return nil
+	var ops [tokOps + barrierArriveOps]sembuf
+	tokenCheck(ops[:], s.tok)
+	if err == nil {
+		// Passed: keep the value (0), drop the undo of the arrival.
+		ops[tokOps] = sembuf{p, 1, flagUndo}
+		ops[tokOps+1] = sembuf{p, -1, 0}
+		if err := semopNowait(s.h.ID, ops[:]); err != nil {
+			return opErr(op, s.h.ID, err)
 		}
+		return nil
+	}
+	timedOut := err != broken && (ctx.Err() != nil || err == context.DeadlineExceeded)
+	if err != broken && !timedOut {
+		return err // removed, stale, ...
+	}
+	// Give the arrival back, with its undo: {R[p]:-1|NOWAIT|UNDO,
+	// R[p]:+2|UNDO} adds 1 unless R[p] is 0, that is unless the round
+	// ended meanwhile (then this party passed after all).
+	ops[tokOps] = sembuf{p, -1, flagNowait | flagUndo}
+	ops[tokOps+1] = sembuf{p, 2, flagUndo}
+	switch gerr := semopNowait(s.h.ID, ops[:]); gerr {
+	case nil:
+	case syscall.EAGAIN:
+		if _, verr := s.values(op); verr != nil {
+			return verr
+		}
+		ops[tokOps] = sembuf{p, 1, flagUndo}
+		ops[tokOps+1] = sembuf{p, -1, 0}
+		if err := semopNowait(s.h.ID, ops[:]); err != nil {
+			return opErr(op, s.h.ID, err)
+		}
+		return nil
+	default:
+		return opErr(op, s.h.ID, gerr)
+	}
+	if timedOut {
 		b.breakIt(op)
 		return b.brokenErr(op, err)
 	}
@@ -382,17 +421,30 @@ func (b *Barrier) Reset() error {
 	if err := b.breakIt(op); err != nil {
 		return err
 	}
-	// 3. Zero both counters from the values read; EAGAIN if they changed
-	// meanwhile (a party arrived, or a last party completed its round):
-	// read again. Zero counters fail every arrival and completion, which
-	// then see semFree and wait.
+	// 3. Wait until every party that arrived in the broken round has
+	// left (each gives its arrival back when it sees the barrier broken;
+	// the kernel does it for a party that died), so that none is still
+	// between its arrival and its wait when the breakage is cleared; then
+	// zero both counters, from the values read: EAGAIN if they changed
+	// meanwhile. Zero counters fail every later arrival and completion,
+	// which then see semFree and wait for the Reset to end.
 	var p uint16
-	for {
+	deadline := time.Now().Add(resetDrain)
+	for pause := 20 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
 		v, err := s.values(op)
 		if err != nil {
 			return err
 		}
-		p, _ = parity(v)
+		var r int
+		p, r = parity(v)
+		if r != s.h.MaxValue && r != 0 {
+			if time.Now().After(deadline) {
+				return &Error{Op: op, ID: s.h.ID, Kind: ErrBrokenBarrier,
+					Msg: fmt.Sprintf("%d parties did not leave the broken barrier in %v (stopped processes?): it stays broken", s.h.MaxValue-r, resetDrain)}
+			}
+			time.Sleep(pause)
+			continue
+		}
 		ops[tokOps] = sembuf{semValue, -int16(v[semValue]), flagNowait}
 		ops[tokOps+1] = sembuf{semRoom, -int16(v[semRoom]), flagNowait}
 		err = do(2)
@@ -423,6 +475,10 @@ func (b *Barrier) Reset() error {
 		}
 	}
 }
+
+// resetDrain bounds how long Reset waits for the parties of the broken
+// round to leave it.
+const resetDrain = 30 * time.Second
 
 // Handle returns what another process needs to AttachBarrier.
 func (b *Barrier) Handle() Handle { return b.s.h }

@@ -21,10 +21,18 @@ import (
 // checks its token) and calls again with the values: a non-nil error from
 // it ends the wait (a broken barrier). A raised abort semaphore below
 // brokenUnit is another waiter's cancellation: retry once it is lowered.
-func (s *SemLock) block(ctx context.Context, op string, body []sembuf, again func(v *[nsems]uint16) error) error {
+//
+// withAbort puts the abort op in every try, cancellable or not: a
+// Barrier's waits need it, since it also carries breakage.
+func (s *SemLock) block(ctx context.Context, op string, withAbort bool, body []sembuf, again func(v *[nsems]uint16) error) error {
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
-	n := tokOps + copy(ops[tokOps:], body)
+	n := tokOps
+	if withAbort {
+		ops[n] = sembuf{semAbort, 0, flagNowait}
+		n++
+	}
+	n += copy(ops[n:], body)
 	for i := tokOps; i < n; i++ {
 		ops[i].flg |= flagNowait
 	}
@@ -46,7 +54,7 @@ func (s *SemLock) block(ctx context.Context, op string, body []sembuf, again fun
 		defer func() { close(ack); stop() }()
 	}
 	base := tokOps
-	if ack != nil {
+	if ack != nil || withAbort {
 		ops[base] = sembuf{semAbort, 0, flagNowait}
 		base++
 	}

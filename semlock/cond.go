@@ -134,13 +134,13 @@ func (c *Condition) Wait(ctx context.Context) error {
 		return err
 	}
 	body := [condTakeOps]sembuf{{semRoom, -1, 0}}
-	err := c.s.block(ctx, op, body[:], func(*[nsems]uint16) error { return nil })
+	err := c.s.block(ctx, op, false, body[:], func(*[nsems]uint16) error { return nil })
 	if err != nil && (ctx.Err() != nil || err == context.DeadlineExceeded) {
 		// Take the registration back; if a Notify counted it already
 		// (EAGAIN: no sleeper left), take the wake-up it gave, which is
 		// there or coming (every counted sleeper left a wake-up).
 		if rerr := c.op(op, sembuf{semValue, -1, flagNowait}); rerr == syscall.EAGAIN {
-			c.s.block(context.Background(), op, body[:], func(*[nsems]uint16) error { return nil })
+			c.s.block(context.Background(), op, false, body[:], func(*[nsems]uint16) error { return nil })
 		}
 	}
 	if merr := c.m.Acquire(context.Background()); merr != nil {

@@ -103,7 +103,7 @@ func (e *Event) Wait(ctx context.Context) error {
 		return e.s.closedErr("wait")
 	}
 	body := [eventWaitOps]sembuf{{semRoom, 0, 0}}
-	return e.s.block(ctx, "wait", body[:], func(*[nsems]uint16) error { return nil })
+	return e.s.block(ctx, "wait", false, body[:], func(*[nsems]uint16) error { return nil })
 }
 
 // Waiters returns how many threads (in all processes) are blocked in Wait.

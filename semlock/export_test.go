@@ -33,3 +33,9 @@ func OpenExistingAs(s *SemLock, name string, fp uint32) (*SemLock, error) {
 // SetPollWaits makes waits poll as on darwin (true) or not, and returns
 // the previous setting.
 func SetPollWaits(on bool) bool { return pollWaits.Swap(on) }
+
+// EventOn, BarrierOn and ConditionOn make an Event, Barrier or Condition
+// of a SemLock (one from WithTokenOff, to test their token checks).
+func EventOn(s *SemLock) *Event                     { return &Event{s: s} }
+func BarrierOn(s *SemLock) *Barrier                 { return &Barrier{s: s} }
+func ConditionOn(s *SemLock, m *SemLock) *Condition { return &Condition{s: s, m: m} }

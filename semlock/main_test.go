@@ -135,6 +135,9 @@ func runHelper(name string) int {
 			}
 		}
 	default:
+		if code, ok := runSyncHelper(name, h, arg); ok {
+			return code
+		}
 		return fail("unknown helper")
 	}
 	return 0
@@ -163,9 +166,10 @@ type child struct {
 	lines chan string
 }
 
-// startHelper starts helper name attached to h (if any) with arg. The
-// child is killed and reaped when the test ends.
-func startHelper(t testing.TB, name string, h *semlock.Handle, arg string) *child {
+// startHelper starts helper name attached to h (if any) with arg, and
+// extra as its files 3, 4, ... The child is killed and reaped when the
+// test ends.
+func startHelper(t testing.TB, name string, h *semlock.Handle, arg string, extra ...*os.File) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+name, argEnv+"="+arg, quickRaceExit())
@@ -174,6 +178,7 @@ func startHelper(t testing.TB, name string, h *semlock.Handle, arg string) *chil
 		cmd.Env = append(cmd.Env, handleEnv+"="+string(b))
 	}
 	cmd.Stderr = os.Stderr
+	cmd.ExtraFiles = extra
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -107,14 +107,15 @@ const maxInitOps = darwinMaxSops
 const _ = uint(darwinMaxSops - (tokOps + unitOps))
 
 // The same for Event, Barrier and Condition: every op array is the token
-// check and at most two ops (their waits poll here, without the abort op).
+// check and at most two ops (their waits poll here, without the abort op,
+// but for a Barrier's, which carries breakage).
 const (
 	_ = uint(darwinMaxSops - (tokOps + eventSetOps))
 	_ = uint(darwinMaxSops - (tokOps + eventWaitOps))
 	_ = uint(darwinMaxSops - (tokOps + barrierArmOps))
 	_ = uint(darwinMaxSops - (tokOps + barrierArriveOps))
 	_ = uint(darwinMaxSops - (tokOps + barrierLastOps))
-	_ = uint(darwinMaxSops - (tokOps + barrierWaitOps))
+	_ = uint(darwinMaxSops - (tokOps + 1 + barrierWaitOps)) // with the abort op
 	_ = uint(darwinMaxSops - (tokOps + barrierResetOps))
 	_ = uint(darwinMaxSops - (tokOps + condTakeOps))
 	_ = uint(darwinMaxSops - (tokOps + condNotifyOps))
