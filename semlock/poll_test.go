@@ -81,3 +81,17 @@ func recv(t *testing.T, done <-chan error) error {
 	}
 	return nil
 }
+
+// Event, Barrier and Condition waits with polling forced on, as on darwin.
+func TestPollingSyncWaits(t *testing.T) {
+	prev := semlock.SetPollWaits(true)
+	t.Cleanup(func() { semlock.SetPollWaits(prev) })
+	t.Run("event", TestEventCPython)
+	t.Run("event token", TestEventTokenCheck)
+	t.Run("barrier cancel", TestBarrierCancel)
+	t.Run("barrier action", TestBarrierActionFails)
+	t.Run("barrier token", TestBarrierTokenCheck)
+	t.Run("condition timeout", TestConditionTimeout)
+	t.Run("condition wait-for timeout", TestConditionWaitForTimeout)
+	t.Run("condition token", TestConditionTokenCheck)
+}
