@@ -180,7 +180,7 @@ func runBatch(o *options, log hclog.Logger) int {
 			close(quit)
 		})
 	}
-	{ // the dispatcher: reads inputs, takes slots, starts jobs, waits for them
+	{ // the dispatcher: takes slots and units of the cap, starts slot workers, waits for them
 		g.Add(func() error {
 			err := r.dispatch()
 			r.mu.Lock()
@@ -196,7 +196,7 @@ func runBatch(o *options, log hclog.Logger) int {
 			}
 		})
 	}
-	{ // the output writer: the only writer of grouped output and the joblog
+	{ // the output writer of -k: puts finished jobs in input order
 		g.Add(func() error {
 			r.output()
 			return nil
