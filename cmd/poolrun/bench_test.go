@@ -1,0 +1,59 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The per-job work poolrun does itself before a fork: building the argv.
+func BenchmarkBuildDirect(b *testing.B) {
+	c, err := parseCommand([]string{"convert", "-resize", "50%", "{}", "{.}.png"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	v := &jobVars{input: "photos/2024/img_0001.jpg", seq: 1, slot: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.build(v, &buf)
+	}
+}
+
+func BenchmarkBuildShell(b *testing.B) {
+	c, err := parseCommand([]string{"gzip {} && mv {}.gz {//}/archive/"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	v := &jobVars{input: "logs/app server.log", seq: 1, slot: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.build(v, &buf)
+	}
+}
+
+func BenchmarkJoblogWrite(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	l := &joblog{f: f}
+	start := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		l.write(1, start, time.Second, 12, 0, 0, "echo hello")
+	}
+}
+
+func BenchmarkTagWriter(b *testing.B) {
+	p := []byte("line one\nline two\nline three\n")
+	w := &tagWriter{w: io.Discard, tag: []byte("input\t")}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Write(p)
+	}
+}
