@@ -151,8 +151,8 @@ func TestConditionTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []time.Duration{0, 100 * time.Millisecond} {
-		ctx, cancel := context.WithTimeout(context.Background(), d)
 		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		err := c.Wait(ctx)
 		took := time.Since(start)
 		cancel()
@@ -222,9 +222,9 @@ func TestConditionWaitForTimeout(t *testing.T) {
 	if err := m.Acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	calls := 0
 	err := c.WaitFor(ctx, func() bool { calls++; return false })
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 100*time.Millisecond {

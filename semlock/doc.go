@@ -34,4 +34,14 @@
 //
 // A private set (New) is shared with child processes through its Handle
 // (see the rebuild and spawn packages).
+//
+// On the same sets the package builds CPython's other multiprocessing
+// synchronisation types: Event (Set, Clear, IsSet, Wait), Barrier (Wait
+// returns the arrival index; Abort, Reset, Broken; a party that times out
+// or dies at it breaks it for the others instead of leaving them hanging)
+// and Condition over a Mutex (Wait, Notify, NotifyAll, WaitFor). Each is
+// one set of its own kind (EventKind, BarrierKind, ConditionKind), made by
+// NewEvent, NewBarrier, NewCondition and attached in another process with
+// AttachEvent, AttachBarrier, AttachCondition; their SemLock method gives
+// the set to share through spawn and rebuild like any other.
 package semlock

@@ -34,13 +34,13 @@ func isSet(t testing.TB, ev *semlock.Event) bool {
 // timedWait runs ev.Wait with timeout d (0: already expired, <0: none) and
 // returns its error and how long it took.
 func timedWait(ev *semlock.Event, d time.Duration) (error, time.Duration) {
+	start := time.Now() // first: the deadline is d after this at least
 	ctx := context.Background()
 	if d >= 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	start := time.Now()
 	err := ev.Wait(ctx)
 	return err, time.Since(start)
 }

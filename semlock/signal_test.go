@@ -42,8 +42,8 @@ func TestEINTRRetried(t *testing.T) {
 			return context.WithTimeout(context.Background(), 200*time.Millisecond)
 		},
 	} {
+		start := time.Now() // before the deadline is computed: it is 200 ms after this at least
 		c, cancel := ctx()
-		start := time.Now()
 		err := s.Acquire(c)
 		took := time.Since(start)
 		cancel()

@@ -151,6 +151,16 @@ func barrierParty(ctx context.Context, a partyArg, b, b2 *semlock.Barrier) error
 	case "wait": // one Wait, reported
 		fmt.Println("waiting")
 		fmt.Println(barrierOutcome(b.Wait(ctx)))
+	case "forever": // rounds until the barrier is removed (the benchmark)
+		fmt.Println("ready")
+		for {
+			if _, err := b.Wait(ctx); err != nil {
+				if errors.Is(err, semlock.ErrRemoved) {
+					return nil
+				}
+				return err
+			}
+		}
 	case "rounds": // _test_thousand_f: a line on fd 3 after each round
 		var out *os.File
 		if a.Pipe {
