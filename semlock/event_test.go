@@ -213,3 +213,36 @@ func TestEventTokenCheck(t *testing.T) {
 		t.Fatalf("the set changed: %v, was %v", got, before)
 	}
 }
+
+// A cancellable Wait in another process sleeps in the kernel (no
+// polling on Linux) and cancellation wakes it.
+func TestEventCancelIdle(t *testing.T) {
+	leakcheck.Check(t)
+	ev := newEvent(t)
+	h := ev.Handle()
+	c := startHelper(t, "event-cancel", &h, "")
+	c.expect("waiting")
+	waitFor(t, "the waiter to block", func() bool { n, _ := ev.Waiters(); return n == 1 })
+	if tid, readable := semWaitThread(c.cmd.Process.Pid); readable && tid == 0 {
+		t.Fatal("no thread of the blocked waiter sleeps in semtimedop: is it polling?")
+	}
+	c.in.Close() // the helper cancels its context
+	c.expect("canceled")
+	c.wait()
+	if isSet(t, ev) {
+		t.Fatal("set by a cancelled Wait")
+	}
+}
+
+// Kind names round-trip, the new kinds included.
+func TestKindNames(t *testing.T) {
+	leakcheck.Check(t)
+	for _, k := range []semlock.Kind{semlock.Semaphore, semlock.Mutex, semlock.EventKind, semlock.BarrierKind, semlock.ConditionKind} {
+		if got, err := semlock.ParseKind(k.String()); got != k || err != nil {
+			t.Errorf("ParseKind(%q) = %v, %v", k.String(), got, err)
+		}
+	}
+	if s := semlock.Kind(9).String(); s != "kind(9)" {
+		t.Errorf("Kind(9) = %q", s)
+	}
+}

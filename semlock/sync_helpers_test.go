@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -75,6 +76,15 @@ func runSyncHelper(name string, h semlock.Handle, arg string) (int, bool) {
 			return fail("%v", err), true
 		}
 		fmt.Println("set")
+	case "event-cancel": // a cancellable Wait, cancelled when stdin closes
+		ev, err := semlock.AttachEvent(h)
+		if err != nil {
+			return fail("%v", err), true
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		go func() { io.Copy(io.Discard, os.Stdin); cancel() }()
+		fmt.Println("waiting")
+		fmt.Println(outcome(ev.Wait(ctx)))
 	case "event-wait":
 		ev, err := semlock.AttachEvent(h)
 		if err != nil {
