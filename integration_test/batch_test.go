@@ -247,6 +247,10 @@ func TestOutputModes(t *testing.T) {
 	if r.stdout != "[a b]\n[c\nd]\n" {
 		t.Errorf("-0: %q", r.stdout)
 	}
+	r = poolrun(t, runOpts{stdin: "x,y,z"}, "-d", ",", "-k", "echo", "<{}>")
+	if r.stdout != "<x>\n<y>\n<z>\n" {
+		t.Errorf("-d ,: %q", r.stdout)
+	}
 	r = poolrun(t, runOpts{stdin: "echo one\necho two | tr a-z A-Z\n"}, "-k")
 	if r.stdout != "one\nTWO\n" {
 		t.Errorf("no command: %q", r.stdout)
