@@ -107,7 +107,8 @@ func (b *Barrier) Parties() int { return b.s.h.MaxValue }
 // returns ErrBrokenBarrier. During a Reset, arrivals wait for it to end.
 //
 // More callers at once than parties is a misuse: rounds then still end
-// after every Parties() arrivals, but arrival indexes may repeat.
+// after every Parties() arrivals, but arrival indexes may repeat, and a
+// party may get ErrBrokenBarrier from a round another party completed.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	const op = "wait"
 	s := b.s
@@ -179,14 +180,12 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			if err != syscall.EAGAIN {
 				return -1, opErr(op, s.h.ID, err)
 			}
-			v, verr := s.values(op)
-			if verr != nil {
+			if _, verr := s.values(op); verr != nil {
 				return -1, verr
 			}
-			if v[semAbort] >= brokenUnit || v[semFree] > 0 {
-				return -1, b.brokenErr(op, nil)
-			}
-			continue // more callers than parties: arrive again
+			// R[p] is 0: a Reset zeroed it (or, with more callers than
+			// parties, another "last" party completed the round).
+			return -1, &Error{Op: op, ID: s.h.ID, Kind: ErrBrokenBarrier, Msg: "broken or reset while this party ran the action"}
 		}
 		return index, nil
 	}
@@ -435,12 +434,11 @@ func (b *Barrier) Reset() error {
 		if err != nil {
 			return err
 		}
-		var r int
-		p, r = parity(v)
-		if r != s.h.MaxValue && r != 0 {
+		var ok bool
+		if p, ok = drained(v, s.h.MaxValue); !ok {
 			if time.Now().After(deadline) {
 				return &Error{Op: op, ID: s.h.ID, Kind: ErrBrokenBarrier,
-					Msg: fmt.Sprintf("%d parties did not leave the broken barrier in %v (stopped processes?): it stays broken", s.h.MaxValue-r, resetDrain)}
+					Msg: fmt.Sprintf("the parties did not leave the broken barrier in %v (stopped processes?): it stays broken", resetDrain)}
 			}
 			time.Sleep(pause)
 			continue
@@ -474,6 +472,24 @@ func (b *Barrier) Reset() error {
 			return err
 		}
 	}
+}
+
+// drained reports whether every party of the broken round has left it,
+// and the round's counter (Reset arms the other). Left means gave its
+// arrival back, or passed: a last party that completes the round while the
+// others leave re-arms R[1-p] to n, and those who leave after that find
+// R[p] at 0 and pass (their give-back fails), so the counters end as
+// (n, 0) without a completion, and as (0, n) or (n-1, n) with one. (0, 0)
+// is what a resetter that died leaves.
+func drained(v *[nsems]uint16, n int) (uint16, bool) {
+	r0, r1 := int(v[semValue]), int(v[semRoom])
+	switch {
+	case r0 == n && r1 == 0, r0 == n-1 && r1 == n:
+		return semValue, true
+	case r0 == 0 && r1 == n, r0 == n && r1 == n-1, r0 == 0 && r1 == 0:
+		return semRoom, true
+	}
+	return 0, false
 }
 
 // resetDrain bounds how long Reset waits for the parties of the broken

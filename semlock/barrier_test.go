@@ -371,3 +371,50 @@ func TestBarrierTokenCheck(t *testing.T) {
 		t.Fatalf("the set changed: %v, was %v", got, before)
 	}
 }
+
+// An Abort and a Reset while the last party runs the action: the waiting
+// parties fail, Reset returns once they have left, the last party's Wait
+// fails, and the barrier works again.
+func TestBarrierResetDuringAction(t *testing.T) {
+	leakcheck.Check(t)
+	inAction, release := make(chan struct{}), make(chan struct{})
+	first := true
+	b := newBarrier(t, 3, func() error {
+		if first {
+			first = false
+			close(inAction)
+			<-release
+		}
+		return nil
+	})
+	errs := make(chan error, 3)
+	for range 2 {
+		go func() { _, err := b.Wait(context.Background()); errs <- err }()
+	}
+	waitFor(t, "two parties", func() bool { n, _ := b.Waiting(); return n == 2 })
+	go func() { _, err := b.Wait(context.Background()); errs <- err }()
+	<-inAction
+	if err := b.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := recv(t, errs); !errors.Is(err, semlock.ErrBrokenBarrier) {
+			t.Fatalf("a waiting party: %v", err)
+		}
+	}
+	if err := b.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := recv(t, errs); !errors.Is(err, semlock.ErrBrokenBarrier) {
+		t.Fatalf("the party in the action: %v", err)
+	}
+	for range 3 {
+		go func() { _, err := b.Wait(context.Background()); errs <- err }()
+	}
+	for range 3 {
+		if err := recv(t, errs); err != nil {
+			t.Fatalf("after Reset: %v", err)
+		}
+	}
+}
