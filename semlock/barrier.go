@@ -66,6 +66,11 @@ const (
 // each round, before any party is released; if it fails, the barrier
 // breaks and that party's Wait returns its error. Each process gives its
 // own action to AttachBarrier: the last party runs the one it has.
+//
+// A party at the barrier holds two undo adjustments on its set (its arming
+// and its arrival): on macOS, where a process has at most 10 undo entries
+// (kern.sysv.semume) and an adjustment at most 16384, one process can have
+// at most 64 goroutines at one barrier at once.
 func NewBarrier(parties int, action func() error, opts ...Option) (*Barrier, error) {
 	o, err := checkOpts("new barrier", opts)
 	if err != nil {

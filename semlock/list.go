@@ -12,7 +12,7 @@ type Info struct {
 	Handle              // Name is "" (a set stores a fingerprint of its name, not the name)
 	Named     bool      // created by Open (its key is not IPC_PRIVATE)
 	Value     int       // units available
-	Waiters   int       // threads blocked in Acquire
+	Waiters   int       // threads blocked in Acquire (in Wait for an Event, Barrier or Condition)
 	Held      bool      // Mutex: the held mark is set (by a live or a dead holder)
 	LastPID   int       // the last process that acquired or released
 	Created   time.Time // sem_ctime: when the set was created
@@ -34,7 +34,7 @@ func List() ([]Info, error) {
 		if err != nil || in.ours("list", id) != nil {
 			continue
 		}
-		ncnt, err := semctl(id, semValue, cmdGETNCNT, 0)
+		ncnt, err := waitingOn(id, in.kind())
 		if err != nil {
 			continue
 		}
@@ -103,4 +103,23 @@ func LookupName(name string) (Handle, error) {
 	h := in.handle(id)
 	h.Name = name
 	return h, nil
+}
+
+// waitingOn counts the threads blocked on set id of kind k, on the
+// semaphore its waits block on.
+func waitingOn(id int, k Kind) (int, error) {
+	switch k {
+	case EventKind:
+		return semctl(id, semRoom, cmdGETZCNT, 0)
+	case BarrierKind:
+		a, err := semctl(id, semValue, cmdGETZCNT, 0)
+		if err != nil {
+			return 0, err
+		}
+		b, err := semctl(id, semRoom, cmdGETZCNT, 0)
+		return a + b, err
+	case ConditionKind:
+		return semctl(id, semRoom, cmdGETNCNT, 0)
+	}
+	return semctl(id, semValue, cmdGETNCNT, 0)
 }

@@ -88,3 +88,52 @@ func TestListLookupRemoveID(t *testing.T) {
 		t.Error("ProcessStart(-1) ok")
 	}
 }
+
+// List shows Event, Barrier and Condition sets with their kind and their
+// waiters, and RemoveID removes them.
+func TestListSyncKinds(t *testing.T) {
+	leakcheck.Check(t)
+	ev := newEvent(t)
+	b := newBarrier(t, 3, nil)
+	done := make(chan error, 2)
+	go func() { done <- ev.Wait(context.Background()) }()
+	go func() { _, err := b.Wait(context.Background()); done <- err }()
+	waitFor(t, "the waiters", func() bool {
+		n, _ := ev.Waiters()
+		w, _ := b.Waiting()
+		return n == 1 && w == 1
+	})
+	c := newCond(t)
+	infos, err := semlock.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]semlock.Kind{ev.Handle().ID: semlock.EventKind, b.Handle().ID: semlock.BarrierKind, c.Handle().ID: semlock.ConditionKind}
+	for _, in := range infos {
+		k, ok := want[in.ID]
+		if !ok {
+			continue
+		}
+		delete(want, in.ID)
+		if in.Kind != k || in.Named || in.Held {
+			t.Errorf("%v: %+v", k, in)
+		}
+		if (k == semlock.EventKind || k == semlock.BarrierKind) && in.Waiters != 1 {
+			t.Errorf("%v: %d waiters, want 1", k, in.Waiters)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("not listed: %v", want)
+	}
+	if err := semlock.RemoveID(ev.Handle().ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := semlock.RemoveID(b.Handle().ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := recv(t, done); !errors.Is(err, semlock.ErrRemoved) {
+			t.Fatalf("a waiter of a removed set: %v", err)
+		}
+	}
+}
