@@ -269,9 +269,11 @@ func TestConditionMisuse(t *testing.T) {
 	mh := c.Mutex().Handle()
 	victim := startHelper(t, "cond-f", &mh, marshal(condArg{Cond: c.Handle(), Sleeping: sleeping.Handle(), Woken: woken.Handle()}))
 	takeN(t, sleeping, 1)
-	waitFor(t, "the sleeper", func() bool { n, _ := c.Sleepers(); return n == 1 })
-	victim.kill()
 	m := c.Mutex()
+	// Asleep: registered, and the mutex released (else its death would
+	// hand the mutex over with ErrOwnerDead).
+	waitFor(t, "the sleeper", func() bool { n, _ := c.Sleepers(); return n == 1 && value(t, m) == 1 })
+	victim.kill()
 	// The mutex is free (the victim released it in Wait); a Notify
 	// turns the dead sleeper's count into a wake-up, which the next Wait
 	// takes as a spurious one.
