@@ -516,6 +516,7 @@ func (b *Barrier) Remove() error { return b.s.Remove() }
 // Close forgets the barrier in this process (see SemLock.Close).
 func (b *Barrier) Close() error { return b.s.Close() }
 
+// String names the barrier's set and its number of parties.
 func (b *Barrier) String() string {
 	return fmt.Sprintf("barrier %d (%d parties)", b.s.h.ID, b.s.h.MaxValue)
 }
