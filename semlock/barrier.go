@@ -171,13 +171,12 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			return index, nil
 		}
 		// The last party: run the action, then release the others and
-		// arm the next round in one semop. It fails if the barrier was
-		// broken or reset meanwhile (R[p] is then 0).
-		if b.action != nil {
-			if err := b.action(); err != nil {
-				b.breakIt(op)
-				return -1, &Error{Op: op, ID: s.h.ID, Kind: ErrBrokenBarrier, Msg: "the action failed", Err: err}
-			}
+		// arm the next round in one semop. That fails if a Reset zeroed
+		// R[p] meanwhile; if the barrier was only broken (the others
+		// have failed already), the round still ends for this party, as
+		// in CPython.
+		if err := b.runAction(op); err != nil {
+			return -1, err
 		}
 		ops[tokOps] = sembuf{p, -1, flagNowait}
 		ops[tokOps+1] = sembuf{1 - p, int16(n), 0}
@@ -194,6 +193,26 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 		}
 		return index, nil
 	}
+}
+
+// runAction runs the action; if it fails or panics, the barrier breaks.
+func (b *Barrier) runAction(op string) (err error) {
+	if b.action == nil {
+		return nil
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			b.breakIt(op) // a panic: the other parties must not hang
+		}
+	}()
+	err = b.action()
+	ok = true
+	if err != nil {
+		b.breakIt(op)
+		return &Error{Op: op, ID: b.s.h.ID, Kind: ErrBrokenBarrier, Msg: "the action failed", Err: err}
+	}
+	return nil
 }
 
 // parity returns the current round's counter and its value.

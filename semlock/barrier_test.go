@@ -418,3 +418,24 @@ func TestBarrierResetDuringAction(t *testing.T) {
 		}
 	}
 }
+
+// An action that panics breaks the barrier before the panic goes on, so
+// the other parties do not hang.
+func TestBarrierActionPanics(t *testing.T) {
+	leakcheck.Check(t)
+	b := newBarrier(t, 2, func() error { panic("boom") })
+	errs := make(chan error, 1)
+	go func() { _, err := b.Wait(context.Background()); errs <- err }()
+	waitFor(t, "a party", func() bool { n, _ := b.Waiting(); return n == 1 })
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the action's panic did not reach Wait's caller")
+			}
+		}()
+		b.Wait(context.Background())
+	}()
+	if err := recv(t, errs); !errors.Is(err, semlock.ErrBrokenBarrier) {
+		t.Fatalf("the other party: %v", err)
+	}
+}
