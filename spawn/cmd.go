@@ -74,8 +74,15 @@ type Cmd struct {
 	waitErr  error
 	waited   atomic.Bool
 	ctxDone  atomic.Bool // ctx ended before the child did
-	stopping atomic.Bool // Stop began: the group is killed when the leader exits
-	stopOnce sync.Mutex
+	stopOnce sync.Mutex  // one Stop at a time
+
+	// mu orders signals to the group with the leader's reaping: a
+	// signal is sent only while reaped is false, when the unreaped
+	// leader (alive or a zombie) still holds the group id, which so
+	// cannot name another group.
+	mu       sync.Mutex
+	stopping bool // Stop began: the group is killed when the leader exits
+	reaped   bool // reap is about to reap the leader: no more signals
 }
 
 // Command returns a Cmd that runs the program name with args. If name
@@ -288,13 +295,16 @@ func (c *Cmd) handshakeErr(line string, err error) error {
 
 func (c *Cmd) reap(pgid int) {
 	waitExit(pgid)
-	if c.stopping.Load() {
+	c.mu.Lock()
+	if c.stopping {
 		// Stop ends the whole group: grandchildren that outlived the
 		// leader (they ignore SIGTERM, or the leader did not wait for
 		// them) get SIGKILL while the unreaped leader still holds the
 		// group id.
 		syscall.Kill(-pgid, syscall.SIGKILL)
 	}
+	c.reaped = true
+	c.mu.Unlock()
 	err := c.inner.Wait()
 	c.ProcessState = c.inner.ProcessState
 	untrackGroup(pgid)
@@ -386,9 +396,7 @@ func (c *Cmd) Stop() error {
 		return nil
 	default:
 	}
-	c.stopping.Store(true)
-	pgid := c.Process.Pid
-	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && err != syscall.ESRCH {
+	if err := c.signalGroup(syscall.SIGTERM, true); err != nil {
 		return fmt.Errorf("spawn: %s: stop: %w", c.name(), err)
 	}
 	t := time.NewTimer(c.waitDelay())
@@ -404,12 +412,26 @@ func (c *Cmd) Stop() error {
 }
 
 // kill sends SIGKILL to the child's group unless it was reaped.
-func (c *Cmd) kill() {
-	select {
-	case <-c.done:
-	default:
-		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+func (c *Cmd) kill() { c.signalGroup(syscall.SIGKILL, false) }
+
+// signalGroup sends sig to the child's group unless the leader has been
+// (or is being) reaped; stop also marks the Cmd as stopping, so that
+// reap SIGKILLs what is left of the group once the leader has exited (a
+// leader that exited by itself before, and was seen to by reap, is left
+// alone: Stop is then a no-op).
+func (c *Cmd) signalGroup(sig syscall.Signal, stop bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reaped {
+		return nil
 	}
+	if stop {
+		c.stopping = true
+	}
+	if err := syscall.Kill(-c.Process.Pid, sig); err != nil && err != syscall.ESRCH {
+		return err
+	}
+	return nil
 }
 
 // Pgid returns the child's process group id (its pid), 0 before Start.

@@ -359,3 +359,55 @@ func TestTrack(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStopCommandGroup: Stop on a plain command (a shell) that dies on
+// SIGTERM while its background grandchild ignores SIGTERM: once Stop
+// returns the leader is reaped and the grandchild has been sent SIGKILL
+// (before the reap, while the group id was still the leader's). Several
+// rounds, with Wait running concurrently or not.
+func TestStopCommandGroup(t *testing.T) {
+	leakcheck.Check(t)
+	for i := range 4 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := spawn.Command(context.Background(), "sh", "-c", `sh -c 'trap "" TERM; echo $$; while :; do sleep 1; done' & wait`)
+		c.Stdout, c.WaitDelay = w, 30*time.Second // SIGKILL must not need the grace
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		leakcheck.Track(c.Process.Pid)
+		w.Close()
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		r.Close()
+		gc, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil {
+			t.Fatalf("grandchild pid: %q", line)
+		}
+		var done chan error
+		if i%2 == 1 {
+			done = make(chan error, 1)
+			go func() { done <- c.Wait() }()
+		}
+		start := time.Now()
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("Stop took %v: it waited for the grace", d)
+		}
+		if done != nil {
+			err = <-done
+		} else {
+			err = c.Wait()
+		}
+		if ws := c.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGTERM {
+			t.Errorf("leader: %v (%v), want killed by SIGTERM", err, c.ProcessState)
+		}
+		if _, ok := gone([]int{gc}, 10*time.Second); !ok {
+			syscall.Kill(gc, syscall.SIGKILL)
+			t.Fatalf("round %d: grandchild %d (ignores SIGTERM) survived Stop", i, gc)
+		}
+	}
+}
