@@ -200,6 +200,14 @@ func check(h semlock.Handle) *FormatError {
 		return &FormatError{Field: "max", Msg: fmt.Sprintf("a mutex has max 1, not %d", h.MaxValue)}
 	case h.Kind == semlock.Mutex && !h.Undo:
 		return &FormatError{Field: "undo", Msg: "a mutex always uses undo"}
+	case (h.Kind == semlock.EventKind || h.Kind == semlock.ConditionKind) && h.MaxValue != 1:
+		return &FormatError{Field: "max", Msg: fmt.Sprintf("a%s has max 1, not %d", article(h.Kind), h.MaxValue)}
+	case (h.Kind == semlock.EventKind || h.Kind == semlock.ConditionKind) && h.Undo:
+		return &FormatError{Field: "undo", Msg: fmt.Sprintf("a%s never uses undo", article(h.Kind))}
+	case h.Kind == semlock.BarrierKind && !h.Undo:
+		return &FormatError{Field: "undo", Msg: "a barrier always uses undo"}
+	case h.Kind >= semlock.EventKind && h.Name != "":
+		return &FormatError{Field: "set name", Msg: fmt.Sprintf("a%s is private: it has no set name", article(h.Kind))}
 	case h.Creator < 1 || h.Creator > maxID:
 		return &FormatError{Field: "creator", Msg: fmt.Sprintf("pid %d outside 1..%d", h.Creator, maxID)}
 	case h.Token > maxToken:
@@ -373,4 +381,14 @@ func quote(s string) string {
 		s = s[:24] + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// article returns " event", " condition", ... with the article's "n" when
+// the kind's name starts with a vowel, for messages of the form "a%s".
+func article(k semlock.Kind) string {
+	name := k.String()
+	if strings.ContainsRune("aeiou", rune(name[0])) {
+		return "n " + name
+	}
+	return " " + name
 }

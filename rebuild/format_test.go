@@ -67,6 +67,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"v1;a" + ok, "entry 1", "name"},
 		{"v1;a=" + ok + ";a=" + ok, `"a"`, "name"},
 		{"v1;a=1,5,s,4,u,100,77", `"a"`, "key"},
+		{"v1;a=0,5,e,2,n,100,77", `"a"`, "max"},
+		{"v1;a=0,5,e,1,u,100,77", `"a"`, "undo"},
+		{"v1;a=0,5,c,3,n,100,77", `"a"`, "max"},
+		{"v1;a=0,5,c,1,u,100,77", `"a"`, "undo"},
+		{"v1;a=0,5,b,5,n,100,77", `"a"`, "undo"},
+		{"v1;a=5,5,e,1,n,100,77,ev", `"a"`, "set name"},
 		{"v1;a=0,5,s,4,u,100,77,", `"a"`, "set name"},
 		{"v1;a=0,5,s,4,u,100,77,bad/name", `"a"`, "key"},
 		{"v1;a=5,5,s,4,u,100,77,bad/name", `"a"`, "set name"},
@@ -121,7 +127,8 @@ func TestKindLetters(t *testing.T) {
 		if !ok || letter != name[0] {
 			t.Errorf("kind %d (%s): letter %q, %v", k, name, letter, ok)
 		}
-		h := semlock.Handle{ID: 1, Kind: k, MaxValue: 1, Undo: true, Creator: 1, Token: 1}
+		undo := k != semlock.EventKind && k != semlock.ConditionKind
+		h := semlock.Handle{ID: 1, Kind: k, MaxValue: 1, Undo: undo, Creator: 1, Token: 1}
 		enc, err := EncodeHandle(h)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
