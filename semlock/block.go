@@ -44,17 +44,10 @@ func (s *SemLock) block(ctx context.Context, op string, withAbort bool, body []s
 		return opErr(op, s.h.ID, err)
 	}
 	deadline, hasDeadline := ctx.Deadline()
-	cancellable := ctx.Done() != nil
-	polling := pollWaits.Load()
-	poll := polling && (cancellable || hasDeadline)
-	var ack chan struct{}
-	if !polling && cancellable {
-		ack = make(chan struct{})
-		stop := context.AfterFunc(ctx, func() { s.abortWaiter(ack) })
-		defer func() { close(ack); stop() }()
-	}
+	poll, abortOp, done := s.watchCancel(ctx, hasDeadline)
+	defer done()
 	base := tokOps
-	if ack != nil || withAbort {
+	if abortOp || withAbort {
 		ops[base] = sembuf{semAbort, 0, flagNowait}
 		base++
 	}

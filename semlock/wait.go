@@ -24,19 +24,12 @@ import (
 // darwin has no semtimedop: a wait with a deadline or a cancellable ctx
 // polls with IPC_NOWAIT and a back-off from 1 ms to 20 ms.
 func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool) error {
-	cancellable := ctx.Done() != nil
-	polling := pollWaits.Load()
-	poll := polling && (cancellable || hasDeadline)
-	var ack chan struct{}
-	if !polling && cancellable {
-		ack = make(chan struct{})
-		stop := context.AfterFunc(ctx, func() { s.abortWaiter(ack) })
-		defer func() { close(ack); stop() }()
-	}
+	poll, abortOp, done := s.watchCancel(ctx, hasDeadline)
+	defer done()
 	var ops [maxOps]sembuf
 	tokenCheck(ops[:], s.tok)
 	base := tokOps
-	if ack != nil {
+	if abortOp {
 		ops[base] = sembuf{semAbort, 0, flagNowait}
 		base++
 	}
@@ -99,6 +92,22 @@ func (s *SemLock) wait(ctx context.Context, deadline time.Time, hasDeadline bool
 			pause = min(2*pause, 20*time.Millisecond)
 		}
 	}
+}
+
+// watchCancel arranges for the end of ctx to wake this waiter, and says
+// how the wait must run: poll (darwin, or the tests' hook) when it has a
+// deadline or can be cancelled; or, on Linux with a cancellable ctx, put
+// the abort op in its op array, since abortWaiter will raise it. done must
+// be called when the wait ends: it acknowledges a cancellation (so the
+// canceller lowers abort) and stops the watcher.
+func (s *SemLock) watchCancel(ctx context.Context, hasDeadline bool) (poll, abortOp bool, done func()) {
+	cancellable := ctx.Done() != nil
+	if polling := pollWaits.Load(); polling || !cancellable {
+		return polling && (cancellable || hasDeadline), false, func() {}
+	}
+	ack := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { s.abortWaiter(ack) })
+	return false, true, func() { close(ack); stop() }
 }
 
 // pollWaits makes cancellable and timed waits poll, as they must on
