@@ -71,6 +71,7 @@ type Cmd struct {
 	inner    *exec.Cmd
 	logw     *lineLogger
 	done     chan struct{} // closed once the child is reaped
+	reapOnce sync.Once     // reap runs once: in Wait, in Stop's background, or in a failed Start
 	waitErr  error
 	waited   atomic.Bool
 	ctxDone  atomic.Bool // ctx ended before the child did
@@ -199,9 +200,7 @@ func (c *Cmd) Start() error {
 	}
 	c.inner, c.Process = inner, inner.Process
 	c.done = make(chan struct{})
-	pgid := inner.Process.Pid
-	trackGroup(pgid)
-	go c.reap(pgid)
+	trackGroup(inner.Process.Pid)
 	if c.ctx.Done() != nil {
 		go func() {
 			select {
@@ -215,7 +214,7 @@ func (c *Cmd) Start() error {
 	if syncR != nil {
 		if line, err := c.handshake(syncR); err != nil || line != "ok" {
 			c.kill()
-			<-c.done
+			c.reapOnce.Do(c.reap)
 			c.waited.Store(true)
 			return c.handshakeErr(line, err)
 		}
@@ -293,7 +292,13 @@ func (c *Cmd) handshakeErr(line string, err error) error {
 	return fmt.Errorf("spawn: worker %q: %s never reached spawn.Dispatch (%s): %w", c.role, c.Path, why, ErrNoDispatch)
 }
 
-func (c *Cmd) reap(pgid int) {
+// reap waits for the leader to exit, SIGKILLs what is left of its group
+// if Stop began, then reaps it and closes done. It runs once, in the
+// goroutine of whoever needs it first (Wait, Stop, a failed Start): the
+// usual Start-Wait pair costs no goroutine and no wake-up beyond the
+// wait itself, as with os/exec.
+func (c *Cmd) reap() {
+	pgid := c.inner.Process.Pid
 	waitExit(pgid)
 	c.mu.Lock()
 	if c.stopping {
@@ -325,7 +330,7 @@ func (c *Cmd) Wait() error {
 	if c.waited.Swap(true) {
 		return fmt.Errorf("spawn: %s: Wait was already called", c.name())
 	}
-	<-c.done
+	c.reapOnce.Do(c.reap)
 	err := c.waitErr
 	if c.ctxDone.Load() {
 		if err == nil {
@@ -384,7 +389,9 @@ func (w *limitedBuffer) Write(p []byte) (int, error) {
 // the child has exited, what is left of its group (grandchildren that
 // ignore SIGTERM) gets SIGKILL too. It returns once the child has exited
 // and been reaped. It is safe to call concurrently with Wait and with
-// itself, and a no-op once the child has exited by itself.
+// itself, and a no-op once the child has been reaped (Wait reaps it; a
+// child that exited but was not reaped yet still holds its group id, so
+// what is left of its group is still killed).
 func (c *Cmd) Stop() error {
 	if c.inner == nil {
 		return fmt.Errorf("spawn: %s: not started", c.name())
@@ -399,6 +406,7 @@ func (c *Cmd) Stop() error {
 	if err := c.signalGroup(syscall.SIGTERM, true); err != nil {
 		return fmt.Errorf("spawn: %s: stop: %w", c.name(), err)
 	}
+	go c.reapOnce.Do(c.reap) // unless Wait reaps already (then this returns with it)
 	t := time.NewTimer(c.waitDelay())
 	defer t.Stop()
 	select {
