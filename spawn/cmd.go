@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,6 +230,12 @@ func (c *Cmd) environ() ([]string, error) {
 	if base == nil {
 		base = os.Environ()
 	}
+	if len(c.Locks) == 0 && !hasMarker(base) {
+		// The usual case (a batch runner's job): nothing to drop or
+		// add, so no copy. Clipped: Start's appends for a worker must
+		// not write into the caller's spare capacity.
+		return slices.Clip(base), nil
+	}
 	env := make([]string, 0, len(base)+4)
 	inherited := ""
 	for _, kv := range base {
@@ -264,6 +271,17 @@ func (c *Cmd) environ() ([]string, error) {
 		return nil, fmt.Errorf("spawn: %s: Locks: %w", c.name(), err)
 	}
 	return append(env, rebuild.EnvVar+"="+v), nil
+}
+
+// hasMarker reports whether env holds one of our marker variables (envRole,
+// envSync and envParent share the prefix).
+func hasMarker(env []string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "POOLRUN_SPAWN_") {
+			return true
+		}
+	}
+	return false
 }
 
 // handshake reads the line the child's Dispatch writes: "ok", or
