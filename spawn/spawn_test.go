@@ -411,3 +411,44 @@ func TestStopCommandGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestStopExitedUnreaped: a leader that exited by itself, leaving a
+// grandchild that ignores SIGTERM, and was not reaped yet (no Wait): its
+// group id is still its own, so Stop still kills what is left of the
+// group, then reaps it.
+func TestStopExitedUnreaped(t *testing.T) {
+	leakcheck.Check(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := spawn.Command(context.Background(), "sh", "-c", `sh -c 'trap "" TERM; echo $$; exec sleep 1000' &`)
+	c.Stdout = w
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leakcheck.Track(c.Process.Pid)
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	r.Close()
+	gc, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("grandchild pid: %q", line)
+	}
+	if _, ok := gone([]int{c.Process.Pid}, 10*time.Second); !ok { // a zombie counts as gone
+		t.Fatal("the leader did not exit")
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ProcessState == nil || !c.ProcessState.Success() {
+		t.Errorf("leader: %v, want exit 0 (it exited before Stop)", c.ProcessState)
+	}
+	if _, ok := gone([]int{gc}, 10*time.Second); !ok {
+		syscall.Kill(gc, syscall.SIGKILL)
+		t.Fatalf("grandchild %d survived Stop", gc)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("Wait after Stop: %v", err)
+	}
+}
