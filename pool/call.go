@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -98,8 +99,10 @@ func (p *Pool) finish1(c *call, out []byte, err error) {
 }
 
 // cancelCall runs when c's ctx is done, or its Timeout has passed: c
-// fails with cause at once; a worker running it is told, and stopped if
-// the task has not returned after CancelGrace.
+// fails with cause at once; the worker it was given to is told: one that
+// has not started it drops it and answers at once, one that runs it
+// cancels its ctx and is stopped if the task has not returned after
+// CancelGrace.
 func (p *Pool) cancelCall(c *call, cause error) {
 	if c.fin.Load() {
 		return // its result came first
@@ -125,22 +128,22 @@ func (p *Pool) cancelCall(c *call, cause error) {
 	p.finish1(c, nil, &TaskError{Task: c.name, Seq: c.seq, Worker: pid, Err: cause})
 }
 
-// checkCancelled stops w if it still has not returned from cancelled c.
+// checkCancelled stops w if it still has not returned from cancelled c
+// and runs it: c is the first of its tasks. A task given ahead of time
+// is answered as soon as the worker reads the cancellation; one still
+// unanswered behind another is checked again later, never a reason to
+// stop the worker and fail the task it runs.
 func (p *Pool) checkCancelled(w *worker, c *call) {
 	p.mu.Lock()
-	still := false
-	for _, x := range w.inflight {
-		if x == c {
-			still = true
-		}
-	}
-	if still && !w.closeIn {
+	i := slices.Index(w.inflight, c)
+	stop := i == 0 && !w.closeIn
+	if stop {
 		w.killed = true
-	} else {
-		still = false
+	} else if i > 0 && !w.closeIn {
+		time.AfterFunc(max(p.cfg.cancelGrace, 100*time.Millisecond), func() { p.checkCancelled(w, c) })
 	}
 	p.mu.Unlock()
-	if still {
+	if stop {
 		p.log.Warn("stopping worker: cancelled task did not return", "worker", w.pid, "task", c.name, "seq", c.seq, "grace", p.cfg.cancelGrace)
 		go w.cmd.Stop()
 	}

@@ -37,13 +37,13 @@ type child struct {
 	wmu  sync.Mutex    // serializes writes to out
 	more chan struct{} // a task was queued, or the input ended
 
-	mu        sync.Mutex
-	queue     []frame // tasks given, not started
-	eof       bool
-	current   uint64
-	cur       *taskCtx
-	cancelled map[uint64]bool
-	stopping  bool
+	mu       sync.Mutex
+	queue    []frame // tasks given, not started
+	eof      bool
+	current  uint64   // the task taken from the queue, until it is answered
+	cur      *taskCtx // its ctx, once run has made it
+	curDone  bool     // current was cancelled before its ctx was made
+	stopping bool
 }
 
 type childKey struct{}
@@ -79,7 +79,7 @@ func workerMain(ctx context.Context) error {
 		return fail(err)
 	}
 	defer set.Close()
-	c := &child{locks: set, out: out, cancelled: map[uint64]bool{}, more: make(chan struct{}, 1)}
+	c := &child{locks: set, out: out, more: make(chan struct{}, 1)}
 	c.limit, _ = set.Lookup(limitLock)
 	base := context.WithValue(context.Background(), childKey{}, c)
 	if initName != "" {
@@ -118,6 +118,7 @@ func workerMain(ctx context.Context) error {
 		buf = c.run(base, f, buf[:0])
 		c.mu.Lock()
 		stopping := c.stopping
+		c.current, c.cur, c.curDone = 0, nil, false
 		c.mu.Unlock()
 		if stopping {
 			// The task saw its ctx cancelled by the SIGTERM, not by its
@@ -144,7 +145,9 @@ func (c *child) write(out *os.File, b []byte) error {
 	return err
 }
 
-// next takes the next task given to this worker, waiting for one.
+// next takes the next task given to this worker, waiting for one. It is
+// current from then on: a cancellation that comes before run has made
+// its ctx is not lost.
 func (c *child) next(ctx context.Context) (frame, bool) {
 	for {
 		c.mu.Lock()
@@ -152,6 +155,7 @@ func (c *child) next(ctx context.Context) (frame, bool) {
 			f := c.queue[0]
 			c.queue[0] = frame{}
 			c.queue = c.queue[1:]
+			c.current, c.cur, c.curDone = f.id, nil, false
 			c.mu.Unlock()
 			return f, true
 		}
@@ -191,35 +195,48 @@ func (c *child) read(in, out *os.File) {
 			c.mu.Unlock()
 			c.wake()
 		case fCancel:
+			// A task given ahead and not started is dropped and answered
+			// at once, as a revoked one is: were it left in the queue, the
+			// pool would see it unanswered after CancelGrace, as if it
+			// were stuck, and stop this worker, failing the task it runs.
+			// The task it runs sees its ctx cancelled. A task already
+			// answered is not found: nothing to do.
 			c.mu.Lock()
-			if c.current == f.id && c.cur != nil {
-				c.cur.cancel(context.Canceled)
-			} else {
-				if len(c.cancelled) > 1<<16 {
-					clear(c.cancelled)
+			found := c.unqueueLocked(f.id)
+			if !found && c.current == f.id {
+				if c.cur != nil {
+					c.cur.cancel(context.Canceled)
+				} else {
+					c.curDone = true
 				}
-				c.cancelled[f.id] = true
 			}
 			c.mu.Unlock()
+			if found {
+				c.write(out, appendErr(nil, f.id, kCanceled, "", ""))
+			}
 		case fRevoke:
 			// The pool takes back a task this worker has not started, for
 			// an idle worker. One that has started is not given back: its
 			// result follows as usual.
 			c.mu.Lock()
-			found := false
-			for i, q := range c.queue {
-				if q.id == f.id {
-					c.queue = append(c.queue[:i], c.queue[i+1:]...)
-					found = true
-					break
-				}
-			}
+			found := c.unqueueLocked(f.id)
 			c.mu.Unlock()
 			if found {
 				c.write(out, appendHeader(nil, fRevoked, f.id, 0))
 			}
 		}
 	}
+}
+
+// unqueueLocked removes task id from the queue, if it is there.
+func (c *child) unqueueLocked(id uint64) bool {
+	for i, q := range c.queue {
+		if q.id == id {
+			c.queue = append(c.queue[:i], c.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 func (c *child) wake() {
@@ -241,16 +258,15 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 	}
 	ctx := &taskCtx{Context: base}
 	c.mu.Lock()
-	if c.cancelled[f.id] || c.stopping {
-		delete(c.cancelled, f.id)
+	if c.curDone || c.stopping {
 		c.mu.Unlock()
 		return appendErr(buf, f.id, kCanceled, "", "")
 	}
-	c.current, c.cur = f.id, ctx
+	c.cur = ctx
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.current, c.cur = 0, nil
+		c.cur = nil
 		c.mu.Unlock()
 		ctx.release()
 	}()

@@ -287,13 +287,16 @@ func (p *Pool) result(w *worker, f frame) error {
 		w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
 	}
 	p.running--
-	// The task's run time: from when the worker could start it.
-	start := c.sentAt
-	if w.lastDone.After(start) {
-		start = w.lastDone
+	if i == 0 {
+		// The task's run time: from when the worker could start it. One
+		// answered out of turn (cancelled before it started) did not run.
+		start := c.sentAt
+		if w.lastDone.After(start) {
+			start = w.lastDone
+		}
+		w.lastDone = now
+		p.avg += (now.Sub(start) - p.avg) / 8
 	}
-	w.lastDone = now
-	p.avg += (now.Sub(start) - p.avg) / 8
 	pid := w.pid
 	if f.typ == fErr && len(f.body) > 0 && f.body[0] == kGoexit {
 		// The worker exits after this: it runs nothing it was given
