@@ -402,6 +402,16 @@ func (p *Pool) revoked(w *worker, id uint64) {
 			c = x
 			w.inBytes -= len(c.in)
 			w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
+			if c.timer != nil {
+				// It became w's first task (the Timeout clock started)
+				// before w read the revocation: its clock starts again
+				// where it runs, and w's next task's starts now.
+				c.timer.Stop()
+				c.timer = nil
+			}
+			if i == 0 {
+				p.headLocked(w)
+			}
 			break
 		}
 	}
