@@ -340,7 +340,10 @@ func (c *Cmd) reap() {
 
 // Wait waits for the child to exit (and its stdio to be copied) and
 // returns its status like os/exec: nil, an *exec.ExitError, or an I/O
-// error. If ctx ended first, the error also wraps ctx.Err().
+// error. If ctx ended first, the error also wraps ctx.Err(). As with
+// os/exec, every started Cmd must be waited for: Wait reaps the child
+// (until then an exited child stays a zombie, and its group stays
+// registered with the tracker), unless Stop did.
 func (c *Cmd) Wait() error {
 	if c.inner == nil {
 		return fmt.Errorf("spawn: %s: not started", c.name())
