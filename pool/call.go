@@ -111,40 +111,82 @@ func (p *Pool) cancelCall(c *call, cause error) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	pid := 0
+	var w *worker
 	switch c.state {
 	case stateQueued:
 		c.state = stateCancelled
 		p.queued--
 	case stateSent:
-		if w := c.worker; w != nil && !w.closeIn {
-			pid = w.pid
+		if c.worker != nil && !c.worker.closeIn {
+			w = c.worker
 			w.cancels = append(w.cancels, c.seq)
 			w.wakeup()
-			time.AfterFunc(p.cfg.cancelGrace, func() { p.checkCancelled(w, c) })
 		}
 	}
 	p.mu.Unlock()
+	pid := 0
+	if w != nil {
+		pid = w.pid
+	}
 	p.finish1(c, nil, &TaskError{Task: c.name, Seq: c.seq, Worker: pid, Err: cause})
+	if w != nil {
+		// Armed once c has finished: if w is stopped for it, c is
+		// not queued again as one of w's unstarted tasks.
+		time.AfterFunc(p.cfg.cancelGrace, func() { p.checkCancelled(w, c) })
+	}
 }
 
-// checkCancelled stops w if it still has not returned from cancelled c
-// and runs it: c is the first of its tasks. A task given ahead of time
-// is answered as soon as the worker reads the cancellation; one still
-// unanswered behind another is checked again later, never a reason to
-// stop the worker and fail the task it runs.
+// checkCancelled runs CancelGrace after c was cancelled. If w still has
+// not answered c and runs it (c is the first of its tasks), w is asked
+// to halt: to start no other task, and say so if it still runs c. The
+// pool stops w when it says so (see halted), never on its own guess: c
+// may have returned just now, and the signal would then kill the next
+// task, innocent. A worker that does not answer within KillDelay is
+// stopped all the same. A task given ahead of time is answered as soon
+// as the worker reads the cancellation; one still unanswered behind
+// another is checked again later, never a reason to stop the worker and
+// fail the task it runs.
 func (p *Pool) checkCancelled(w *worker, c *call) {
 	p.mu.Lock()
-	i := slices.Index(w.inflight, c)
-	stop := i == 0 && !w.closeIn
+	defer p.mu.Unlock()
+	if w.closeIn || w.killed {
+		return
+	}
+	switch i := slices.Index(w.inflight, c); {
+	case i == 0:
+		w.halts = append(w.halts, c.seq)
+		w.wakeup()
+		time.AfterFunc(p.cfg.killDelay, func() { p.unresponsive(w, c) })
+	case i > 0:
+		time.AfterFunc(max(p.cfg.cancelGrace, 100*time.Millisecond), func() { p.checkCancelled(w, c) })
+	}
+}
+
+// halted stops w, which said it still runs cancelled task seq and will
+// start no other.
+func (p *Pool) halted(w *worker, seq uint64) {
+	p.mu.Lock()
+	w.halted = true
+	stop := !w.killed
+	w.killed = true
+	p.mu.Unlock()
+	if stop {
+		p.log.Warn("stopping worker: cancelled task did not return", "worker", w.pid, "seq", seq, "grace", p.cfg.cancelGrace)
+		go w.cmd.Stop()
+	}
+}
+
+// unresponsive stops w if, KillDelay after it was asked to halt, it
+// neither said so nor answered c.
+func (p *Pool) unresponsive(w *worker, c *call) {
+	p.mu.Lock()
+	stop := !w.killed && !w.closeIn && slices.Index(w.inflight, c) == 0
 	if stop {
 		w.killed = true
-	} else if i > 0 && !w.closeIn {
-		time.AfterFunc(max(p.cfg.cancelGrace, 100*time.Millisecond), func() { p.checkCancelled(w, c) })
 	}
 	p.mu.Unlock()
 	if stop {
-		p.log.Warn("stopping worker: cancelled task did not return", "worker", w.pid, "task", c.name, "seq", c.seq, "grace", p.cfg.cancelGrace)
+		p.log.Warn("stopping worker: it did not answer a halt for its cancelled task", "worker", w.pid, "task", c.name, "seq", c.seq)
 		go w.cmd.Stop()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,6 +21,16 @@ var gate = pool.Define("gate", func(ctx context.Context, path string) (int, erro
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+})
+
+// stuckAt writes its pid to the file at path, then sleeps a minute,
+// whatever its ctx says.
+var stuckAt = pool.Define("stuck-at", func(ctx context.Context, path string) (int, error) {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return 0, err
+	}
+	time.Sleep(time.Minute)
+	return 0, nil
 })
 
 // TestCancelPrefetchedTask: cancelling a task given ahead to a worker,
@@ -105,6 +116,42 @@ func TestMapBreakWithPrefetched(t *testing.T) {
 		}
 	}
 	if s := p.Stats(); s.Restarts != 0 || s.Workers != 2 {
+		t.Errorf("stats: %+v", s)
+	}
+	p.Close()
+}
+
+// TestStuckCancelledTaskWithTasksBehind: a cancelled task that ignores
+// its ctx past CancelGrace costs its worker (stopped, replaced) but not
+// the tasks given to it ahead: they run elsewhere and succeed.
+func TestStuckCancelledTaskWithTasksBehind(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1), pool.Prefetch(8), pool.CancelGrace(100*time.Millisecond),
+		pool.KillDelay(300*time.Millisecond))
+	ctx := testCtx(t)
+	path := t.TempDir() + "/pid"
+	cctx, cancel := context.WithCancel(ctx)
+	stuck := stuckAt.Submit(cctx, p, path)
+	var behind []*pool.Future[int]
+	for i := range 5 {
+		behind = append(behind, square.Submit(ctx, p, i))
+	}
+	var w int
+	waitFor(t, func() bool { b, _ := os.ReadFile(path); w, _ = strconv.Atoi(string(b)); return w != 0 }, "the stuck task to start")
+	if s := p.Stats(); s.Running != 6 {
+		t.Fatalf("tasks given to the worker: %+v, want 6", s)
+	}
+	cancel()
+	if _, err := stuck.Get(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stuck task: %v", err)
+	}
+	for i, f := range behind {
+		if v, err := f.Get(); err != nil || v != i*i {
+			t.Errorf("task %d behind the stuck one: %d, %v", i, v, err)
+		}
+	}
+	waitGone(t, w)
+	if s := p.Stats(); s.Restarts != 1 || s.Failed != 1 {
 		t.Errorf("stats: %+v", s)
 	}
 	p.Close()

@@ -18,7 +18,10 @@ import (
 
 const workerRole = "pool-worker"
 
-var errStopped = errors.New("stopped by SIGTERM")
+var (
+	errStopped = errors.New("stopped by SIGTERM")
+	errHalted  = errors.New("pool: worker halted by the pool: a cancelled task did not return within CancelGrace")
+)
 
 func init() { spawn.Register(workerRole, workerMain) }
 
@@ -44,6 +47,7 @@ type child struct {
 	cur      *taskCtx // its ctx, once run has made it
 	curDone  bool     // current was cancelled before its ctx was made
 	stopping bool
+	halted   bool // the pool stops this worker: start no other task
 }
 
 type childKey struct{}
@@ -108,11 +112,23 @@ func workerMain(ctx context.Context) error {
 		in.Close()
 	})
 	defer stop()
+	return c.serve(ctx, base)
+}
 
+// serve runs the tasks given to this worker one at a time and writes
+// their results, until the input ends, SIGTERM (ctx), or the pool halts
+// this worker.
+func (c *child) serve(ctx, base context.Context) error {
 	var buf []byte
 	for {
 		f, ok := c.next(ctx)
 		if !ok {
+			c.mu.Lock()
+			halted := c.halted
+			c.mu.Unlock()
+			if halted {
+				return errHalted
+			}
 			return nil // input closed, or SIGTERM while idle
 		}
 		buf = c.run(base, f, buf[:0])
@@ -129,7 +145,7 @@ func workerMain(ctx context.Context) error {
 		// back for a batch: if that task crashes the worker, the parent
 		// has every earlier result and knows which task was running (its
 		// first unanswered one). The parent still reads many per syscall.
-		if err := c.write(out, buf); err != nil {
+		if err := c.write(c.out, buf); err != nil {
 			return fmt.Errorf("pool: worker: writing results: %w", err)
 		}
 		if cap(buf) > 1<<20 {
@@ -147,10 +163,14 @@ func (c *child) write(out *os.File, b []byte) error {
 
 // next takes the next task given to this worker, waiting for one. It is
 // current from then on: a cancellation that comes before run has made
-// its ctx is not lost.
+// its ctx is not lost. A halted worker takes none.
 func (c *child) next(ctx context.Context) (frame, bool) {
 	for {
 		c.mu.Lock()
+		if c.halted {
+			c.mu.Unlock()
+			return frame{}, false
+		}
 		if len(c.queue) > 0 {
 			f := c.queue[0]
 			c.queue[0] = frame{}
@@ -223,6 +243,23 @@ func (c *child) read(in, out *os.File) {
 			c.mu.Unlock()
 			if found {
 				c.write(out, appendHeader(nil, fRevoked, f.id, 0))
+			}
+		case fHalt:
+			// The pool is about to stop this worker: the cancelled task
+			// it runs has not returned within CancelGrace. If it still
+			// runs it, no other task starts here from now on, and the
+			// pool is told it may stop the worker: the signal cannot
+			// catch a task that started after the cancelled one ended.
+			// If that task has ended (its result is on its way), nothing
+			// happens: no stop.
+			c.mu.Lock()
+			halt := c.current == f.id && c.cur != nil && !c.halted
+			if halt {
+				c.halted = true
+			}
+			c.mu.Unlock()
+			if halt {
+				c.write(out, appendHeader(nil, fHalted, f.id, 0))
 			}
 		}
 	}

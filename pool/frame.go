@@ -16,14 +16,16 @@ import (
 // and writes it in one syscall, a reader reads through a large buffer,
 // so a busy pool pays a few syscalls per batch of tasks, not per task.
 const (
-	fTask       byte = 1 // parent → worker: i64 deadline (unix ns, 0: none) | i64 timeout (ns from its start, 0: none) | u16 name size | name | input
-	fCancel     byte = 2 // parent → worker: the task's ctx is done
-	fReady      byte = 3 // worker → parent: started, initialised, waiting for tasks
-	fInitFailed byte = 4 // worker → parent: the initializer failed: message
-	fOK         byte = 5 // worker → parent: output
-	fErr        byte = 6 // worker → parent: u8 error kind | u32 message size | message | stack
-	fRevoke     byte = 7 // parent → worker: give the task back if it has not started
-	fRevoked    byte = 8 // worker → parent: given back, not run
+	fTask       byte = 1  // parent → worker: i64 deadline (unix ns, 0: none) | i64 timeout (ns from its start, 0: none) | u16 name size | name | input
+	fCancel     byte = 2  // parent → worker: the task's ctx is done
+	fReady      byte = 3  // worker → parent: started, initialised, waiting for tasks
+	fInitFailed byte = 4  // worker → parent: the initializer failed: message
+	fOK         byte = 5  // worker → parent: output
+	fErr        byte = 6  // worker → parent: u8 error kind | u32 message size | message | stack
+	fRevoke     byte = 7  // parent → worker: give the task back if it has not started
+	fRevoked    byte = 8  // worker → parent: given back, not run
+	fHalt       byte = 9  // parent → worker: if you still run this (cancelled) task, start no other and say so
+	fHalted     byte = 10 // worker → parent: still runs it, will start no other: stop me
 )
 
 // Error kinds in an fErr frame.

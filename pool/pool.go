@@ -284,7 +284,7 @@ func (p *Pool) dispatchLocked(direct *[]*worker) {
 	for p.queued > 0 {
 		var best *worker
 		for _, w := range p.workers {
-			if w.retiring || w.closeIn || len(w.inflight) >= depth ||
+			if w.retiring || w.closeIn || w.killed || len(w.inflight) >= depth ||
 				len(w.inflight) > 0 && w.inBytes >= maxAheadBytes {
 				continue
 			}

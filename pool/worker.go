@@ -42,11 +42,13 @@ type worker struct {
 	spare    []*call
 	cancels  []uint64
 	revokes  []uint64
+	halts    []uint64
 	sent     int
 	lastDone time.Time
 	retiring bool // MaxTasks reached: no more tasks, exit when idle
 	closeIn  bool // close its input: it exits
 	killed   bool // stopped by the pool (cancelled task stuck)
+	halted   bool // said it starts no task after the one it runs (fHalted)
 	exiting  bool // said it exits (a task called runtime.Goexit)
 	added    bool // in p.workers
 }
@@ -188,6 +190,8 @@ func (w *worker) readLoop() {
 			err = w.p.result(w, f)
 		case fRevoked:
 			w.p.revoked(w, f.id)
+		case fHalted:
+			w.p.halted(w, f.id)
 		default:
 			err = fmt.Errorf("pool: unexpected frame of type %d from worker", f.typ)
 		}
@@ -230,6 +234,8 @@ func (w *worker) flush() (closed bool) {
 	w.cancels = nil
 	revokes := w.revokes
 	w.revokes = nil
+	halts := w.halts
+	w.halts = nil
 	closeIn := w.closeIn
 	p.mu.Unlock()
 	buf := w.buf[:0]
@@ -246,6 +252,9 @@ func (w *worker) flush() (closed bool) {
 	}
 	for _, id := range revokes {
 		buf = appendHeader(buf, fRevoke, id, 0)
+	}
+	for _, id := range halts {
+		buf = appendHeader(buf, fHalt, id, 0)
 	}
 	if len(buf) > 0 && !closeIn {
 		// An error means the worker is gone: the reader handles it.
@@ -360,7 +369,7 @@ func (p *Pool) headLocked(w *worker) {
 // back the later half of them; those it has not started come back
 // (revoked) and are queued again, first.
 func (p *Pool) stealLocked(w *worker) {
-	if p.queued > 0 || len(w.inflight) > 0 || w.retiring || w.closeIn || p.closing {
+	if p.queued > 0 || len(w.inflight) > 0 || w.retiring || w.closeIn || w.killed || p.closing {
 		return
 	}
 	var victim *worker
@@ -466,7 +475,10 @@ func (p *Pool) workerGone(w *worker) {
 	var head *call
 	if len(pending) > 0 {
 		rest := pending
-		if !w.exiting { // it was running the first; an exiting worker, none
+		// It was running the first; an exiting worker, none; a halted
+		// one, none but the cancelled task it was halted for (already
+		// finished): every other goes back.
+		if !w.exiting && !w.halted {
 			head, rest = pending[0], pending[1:]
 			if head.timer != nil {
 				head.timer.Stop()
