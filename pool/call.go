@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,11 @@ func (p *Pool) submit(ctx context.Context, name string, known bool, in []byte, n
 	if !known && !registered(name) {
 		p.finish1(c, nil, &TaskError{Task: name, Err: ErrUnknownTask,
 			Msg: "no task of this name is registered: define it with pool.Define (or pool.Register) at package level"})
+		return c
+	}
+	if !taskFits(name, in) {
+		p.finish1(c, nil, &TaskError{Task: name, Err: ErrTooLarge,
+			Msg: fmt.Sprintf("input of %d bytes: a task's input may have at most %d bytes, less its name's", len(in), maxFrame-headerSize-18)})
 		return c
 	}
 	c.ctx = ctx

@@ -340,6 +340,8 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 	switch {
 	case stack != "":
 		return appendErr(buf, f.id, kPanic, pv, stack)
+	case err == nil && !outputFits(out):
+		return appendErr(buf, f.id, kTooLarge, fmt.Sprintf("output of %d bytes: a task's output may have at most %d", len(out), maxFrame-headerSize), "")
 	case err == nil:
 		return appendOK(buf, f.id, out)
 	}

@@ -28,6 +28,9 @@ var (
 	// ErrRemote: the task returned an error in the worker; its text is in
 	// the TaskError (errors do not cross process boundaries as values).
 	ErrRemote = errors.New("task failed")
+	// ErrTooLarge: the task's input, or its output, is more than a frame
+	// between the pool and a worker holds (1 GiB, name included).
+	ErrTooLarge = errors.New("too large for a task")
 	// ErrNotInTask: Mutex was called with a ctx that is not a task's.
 	ErrNotInTask = errors.New("not inside a pool task")
 )

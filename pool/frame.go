@@ -37,14 +37,29 @@ const (
 	kDeadline byte = 5 // the task's ctx deadline passed
 	kLimit    byte = 6 // taking the concurrency limit's slot failed
 	kGoexit   byte = 7 // the task called runtime.Goexit: the worker exits after this frame
+	kTooLarge byte = 8 // the task's output is more than a frame holds
 )
 
 const (
 	headerSize = 4 + 1 + 8
 	// maxFrame bounds a frame so that a corrupt size cannot make a reader
-	// allocate gigabytes.
+	// allocate gigabytes. Writers check what they send against it (see
+	// taskFits, outputFits): a bigger frame would break the stream (or,
+	// past 4 GiB, wrap its size and be read as other frames), stopping
+	// the worker and failing the task it runs, another's.
 	maxFrame = 1 << 30
+	// maxMsg bounds an error frame's message and stack each.
+	maxMsg = 1 << 20
 )
+
+// taskFits reports whether a task frame for name and in is within
+// maxFrame.
+func taskFits(name string, in []byte) bool {
+	return uint64(len(in)) <= maxFrame-headerSize-18-uint64(len(name))
+}
+
+// outputFits reports whether an output frame for out is within maxFrame.
+func outputFits(out []byte) bool { return uint64(len(out)) <= maxFrame-headerSize }
 
 // appendHeader appends a header for a frame whose body has n bytes.
 func appendHeader(b []byte, typ byte, id uint64, n int) []byte {
@@ -68,6 +83,7 @@ func appendOK(b []byte, id uint64, out []byte) []byte {
 }
 
 func appendErr(b []byte, id uint64, kind byte, msg, stack string) []byte {
+	msg, stack = truncate(msg), truncate(stack)
 	b = appendHeader(b, fErr, id, 1+4+len(msg)+len(stack))
 	b = append(b, kind)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(msg)))
@@ -75,7 +91,16 @@ func appendErr(b []byte, id uint64, kind byte, msg, stack string) []byte {
 	return append(b, stack...)
 }
 
+// truncate cuts s to maxMsg bytes, saying so.
+func truncate(s string) string {
+	if len(s) <= maxMsg {
+		return s
+	}
+	return s[:maxMsg-64] + fmt.Sprintf("... (%d bytes more)", len(s)-(maxMsg-64))
+}
+
 func appendMsg(b []byte, typ byte, id uint64, msg string) []byte {
+	msg = truncate(msg)
 	b = appendHeader(b, typ, id, len(msg))
 	return append(b, msg...)
 }

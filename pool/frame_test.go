@@ -96,3 +96,19 @@ func FuzzFrames(f *testing.F) {
 		}
 	})
 }
+
+func TestErrFrameTruncatesHugeMessages(t *testing.T) {
+	msg := string(bytes.Repeat([]byte("m"), 3*maxMsg))
+	b := appendErr(nil, 1, kTask, msg, msg)
+	f, err := newFrameReader(bytes.NewReader(b)).next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := parseErr(f.body)
+	if err != nil || len(e.msg) > maxMsg || len(e.stack) > maxMsg || !bytes.Contains([]byte(e.msg), []byte("bytes more)")) {
+		t.Fatalf("huge message: %d and %d bytes, %v", len(e.msg), len(e.stack), err)
+	}
+	if taskFits("x", make([]byte, maxFrame)) || !taskFits("x", make([]byte, 1<<20)) {
+		t.Error("taskFits")
+	}
+}

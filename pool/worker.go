@@ -341,6 +341,8 @@ func (p *Pool) result(w *worker, f frame) error {
 		te.Err, te.Msg = context.Canceled, ""
 	case kDeadline:
 		te.Err, te.Msg = context.DeadlineExceeded, ""
+	case kTooLarge:
+		te.Err = ErrTooLarge
 	case kLimit:
 		te.Err = ErrRemote
 		te.Msg = "taking a slot of the pool's limit: " + e.msg
