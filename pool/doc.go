@@ -28,8 +28,11 @@
 //
 // Inputs and outputs are encoded with JSON (or WithCodec); a []byte passes
 // through untouched. A task's ctx ends when the submitter's ctx does (or
-// when it has run for the Timeout option's duration); a worker that does not return from a
-// task within CancelGrace is stopped (SIGTERM, then SIGKILL) and replaced.
+// when it has run for the Timeout option's duration). A task given ahead
+// to a worker and not started yet is then dropped there at once; a worker
+// that does not return from the task it runs within CancelGrace is
+// stopped (SIGTERM, then SIGKILL) and replaced, and the tasks it was given
+// ahead run elsewhere: one task's trouble costs no other task.
 // A panic in a task comes back as its error (ErrPanic) with the value and
 // stack; the worker carries on.
 //

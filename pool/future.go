@@ -97,7 +97,8 @@ func Window(n int) MapOption { return func(o *mapOptions) { o.window = max(1, n)
 // order unless Unordered is given. It reads inputs only as results are
 // consumed (at most Window ahead): a stream with back-pressure. A failed
 // task yields its error and the stream goes on; stopping the iteration
-// early cancels the tasks still in flight. When ctx ends, Map reads no
+// early cancels the tasks still in flight (those given ahead to workers
+// are dropped there at once; those running see their ctx cancelled). When ctx ends, Map reads no
 // more inputs: it yields the tasks in flight (with ctx's error) and ends.
 // Map on a closed pool yields one ErrClosed result.
 func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], opts ...MapOption) iter.Seq[Result[Out]] {
