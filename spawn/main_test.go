@@ -24,6 +24,7 @@ import (
 const (
 	bareEnv       = "SPAWN_TEST_BARE"       // exit at once (the bare fork/exec benchmark)
 	noDispatchEnv = "SPAWN_TEST_NODISPATCH" // a main that never calls Dispatch
+	setUserEnv    = "SPAWN_TEST_SETUSER"    // a plain process holding a shared set (keep_test.go)
 )
 
 func TestMain(m *testing.M) {
@@ -33,6 +34,10 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv(noDispatchEnv) != "" {
 		noDispatchMain()
+		return
+	}
+	if mode := os.Getenv(setUserEnv); mode != "" {
+		setUserMain(mode)
 		return
 	}
 	if raceEnabled && os.Getenv("GORACE") == "" {
@@ -49,6 +54,8 @@ func TestMain(m *testing.M) {
 	spawn.Register("retrack", retrackRole)
 	spawn.Register("leaves", leavesRole)
 	spawn.Register("event-waiter", eventWaiterRole)
+	spawn.Register("keeper-parent", keeperParentRole)
+	spawn.Register("keeper-mid", keeperMidRole)
 	spawn.Register("fail", func(context.Context) error { return fmt.Errorf("failed on purpose") })
 	spawn.Dispatch()
 	os.Exit(m.Run())

@@ -340,9 +340,19 @@ func (b *batchReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// keepGrace is how long the tracker keeps looking at a set whose last
+// user is a live process outside the killed groups before it keeps the
+// set: that process is often dying too, a moment later (a nested
+// poolrun's job that dies with its parent, PDEATHSIG), and its
+// exit-time undo makes it the set's last pid while it exits.
+const keepGrace = time.Second
+
 // cleanup SIGKILLs the groups, waits briefly for their leaders to die,
-// then removes each set that is still the one registered and that no live
-// process outside the groups used last.
+// then removes each set that is still the one registered and whose last
+// user is gone or was in a killed group. A set whose last user is a live
+// process outside the groups is looked at again for up to keepGrace
+// (its last user may be dying, and another may then be last) and kept if
+// such a process still uses it.
 func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed int, kept []int, skipped []error) {
 	for pgid := range groups {
 		if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
@@ -355,32 +365,56 @@ func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed 
 			time.Sleep(time.Millisecond)
 		}
 	}
-	if len(sets) == 0 {
-		return killed, 0, nil, nil
-	}
-	last := map[int]int{}
-	if infos, err := semlock.List(); err == nil {
-		for _, in := range infos {
-			last[in.ID] = in.LastPID
-		}
-	}
+	pending := make(map[int]semlock.Handle, len(sets))
 	for id, h := range sets {
-		if p := last[id]; p != 0 && p != h.Creator && !groups[p] && alive(p) {
-			kept = append(kept, id)
-			continue
+		pending[id] = h
+	}
+	deadline = time.Now().Add(keepGrace)
+	for len(pending) > 0 {
+		last := map[int]int{}
+		if infos, err := semlock.List(); err == nil {
+			for _, in := range infos {
+				last[in.ID] = in.LastPID
+			}
 		}
-		s, err := semlock.Attach(h) // verifies the token: never a newer set with this id
-		if err == nil {
-			err = s.Remove()
+		for id, h := range pending {
+			if p := last[id]; p != 0 && p != h.Creator && alive(p) && !inGroups(p, groups) {
+				continue // a live user outside the groups: look again
+			}
+			delete(pending, id)
+			s, err := semlock.Attach(h) // verifies the token: never a newer set with this id
+			if err == nil {
+				err = s.Remove()
+			}
+			switch {
+			case err == nil:
+				removed++
+			case !errors.Is(err, semlock.ErrRemoved): // gone already is fine
+				skipped = append(skipped, err)
+			}
 		}
-		switch {
-		case err == nil:
-			removed++
-		case !errors.Is(err, semlock.ErrRemoved): // gone already is fine
-			skipped = append(skipped, err)
+		if len(pending) == 0 || time.Now().After(deadline) {
+			break
 		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for id := range pending {
+		kept = append(kept, id)
 	}
 	return killed, removed, kept, skipped
+}
+
+// inGroups reports whether pid is in one of the groups the tracker
+// killed: then it got SIGKILL too and is only still exiting (a member
+// exits after its leader, and its exit-time undo makes it the last pid
+// of the sets it used). Its group id is read now, not remembered: a
+// process that left the group before the kill is outside and lives.
+func inGroups(pid int, groups map[int]bool) bool {
+	if groups[pid] {
+		return true
+	}
+	pgid, err := syscall.Getpgid(pid)
+	return err == nil && groups[pgid]
 }
 
 // alive reports whether pid runs (a zombie does not).
