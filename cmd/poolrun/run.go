@@ -61,7 +61,6 @@ type runner struct {
 	stopJobs     context.CancelFunc
 
 	free    chan int  // free slot numbers, 1..limit
-	handoff chan item // inputs a worker could not run, for the dispatcher
 	results chan *job // -k: finished jobs, to the output actor
 	out     *bufio.Writer
 	outBuf  []byte
@@ -147,7 +146,6 @@ func runBatch(o *options, log hclog.Logger) int {
 		r.free <- i
 	}
 	r.results = make(chan *job, limit+16)
-	r.handoff = make(chan item, limit+1)
 	r.out = bufio.NewWriterSize(os.Stdout, 64<<10)
 	r.outBuf = make([]byte, 64<<10)
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
@@ -240,7 +238,7 @@ func runBatch(o *options, log hclog.Logger) int {
 // goes on with the next input itself while one is already queued and a
 // unit can be had without waiting (the common case of a private cap), so
 // that a busy batch costs no dispatcher round trip per job; otherwise it
-// hands the input back and frees its slot. When dispatch returns, every
+// frees its slot and leaves the input queued. When dispatch returns, every
 // worker has ended and the results channel is closed.
 func (r *runner) dispatch() error {
 	defer func() {
@@ -259,16 +257,9 @@ func (r *runner) dispatch() error {
 		for {
 			var ok bool
 			select {
-			case it = <-r.handoff:
-				ok = true
-			default:
-				select {
-				case it = <-r.handoff:
-					ok = true
-				case it, ok = <-r.in.ch:
-				case <-r.dispatchCtx.Done():
-					return nil
-				}
+			case it, ok = <-r.in.ch:
+			case <-r.dispatchCtx.Done():
+				return nil
 			}
 			if !ok {
 				return r.in.err
@@ -279,7 +270,6 @@ func (r *runner) dispatch() error {
 		}
 		inh, err := r.cap.acquire(r.dispatchCtx)
 		if err != nil {
-			r.handoff <- it
 			r.free <- slot
 			if r.dispatchCtx.Err() != nil {
 				return nil
@@ -331,31 +321,51 @@ func (r *runner) worker(slot int, inherited bool, it item) {
 		if err := r.cap.release(inherited); err != nil {
 			r.log.Error("giving a slot back", "error", err)
 		}
-		// Go on with the next input if it is already there and a unit is
-		// free now; never wait here (only the dispatcher waits).
-		next := false
-		for !next && r.dispatchCtx.Err() == nil {
-			var ok bool
-			select {
-			case it, ok = <-r.in.ch:
-			default:
-			}
-			if !ok {
-				break
-			}
-			if r.passive(it, slot, &buf) {
-				continue
-			}
-			if inherited, next = r.cap.tryAcquire(); !next {
-				r.handoff <- it
-				break
-			}
-		}
-		if !next {
+		// Go on with the next input if a unit is free now and an input is
+		// already there; never wait here (only the dispatcher waits). The
+		// unit is taken before the input: a worker that took an input
+		// and then found no unit would have to hand the input back, and
+		// the dispatcher may already have seen the input channel closed
+		// and returned (that lost the input).
+		if !r.next(slot, &inherited, &it, &buf) {
 			break
 		}
 	}
 	r.free <- slot
+}
+
+// next takes a unit of the cap without waiting and then, holding it, the
+// next input without waiting. It reports whether it has both; if not,
+// it has given the unit back and the input (if any) is still queued for
+// the dispatcher. Inputs that run nothing (--resume, --dry-run) are
+// handled on the way.
+func (r *runner) next(slot int, inherited *bool, it *item, buf *[]byte) bool {
+	for r.dispatchCtx.Err() == nil {
+		inh, ok := r.cap.tryAcquire()
+		if !ok {
+			return false
+		}
+		var got bool
+		select {
+		case *it, got = <-r.in.ch:
+		default:
+		}
+		if !got {
+			if err := r.cap.release(inh); err != nil {
+				r.log.Error("giving a slot back", "error", err)
+			}
+			return false
+		}
+		if r.passive(*it, slot, buf) {
+			if err := r.cap.release(inh); err != nil {
+				r.log.Error("giving a slot back", "error", err)
+			}
+			continue
+		}
+		*inherited = inh
+		return true
+	}
+	return false
 }
 
 // runJob runs one job, with its retries, and hands it on for printing.
