@@ -156,3 +156,66 @@ func TestStuckCancelledTaskWithTasksBehind(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestMapCtxCancelWithPrefetched: a Map whose ctx ends while its tasks
+// are given ahead, deep, to a worker that runs another submitter's task:
+// they are answered at once, that task and the worker are unharmed.
+func TestMapCtxCancelWithPrefetched(t *testing.T) {
+	leakcheck.Check(t)
+	const grace = 200 * time.Millisecond
+	p := newPool(t, pool.Workers(1), pool.Prefetch(64), pool.CancelGrace(grace), pool.KillDelay(200*time.Millisecond))
+	ctx := testCtx(t)
+	open := t.TempDir() + "/open"
+	other := gate.Submit(ctx, p, open)
+	mctx, cancel := context.WithCancel(ctx)
+	go func() { // once the worker holds 63 of the Map's tasks behind the other one
+		for deadline := time.Now().Add(20 * time.Second); p.Stats().Running < 64 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	n := 0
+	for r := range square.Map(mctx, p, slices.Values(make([]int, 500))) {
+		if !errors.Is(r.Err, context.Canceled) {
+			t.Fatalf("result %d after the Map's ctx ended: %+v", n, r)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no results")
+	}
+	waitFor(t, func() bool { s := p.Stats(); return s.Running == 1 && s.Queued == 0 }, "the cancelled tasks to be answered")
+	time.Sleep(3 * grace)
+	if err := os.WriteFile(open, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Get(); err != nil {
+		t.Fatalf("the other submitter's task: %v", err)
+	}
+	if s := p.Stats(); s.Restarts != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+	p.Close()
+}
+
+// TestTimeoutWithPrefetched: the Timeout clock of a task given ahead
+// starts when it runs, not while it waits in its worker behind another.
+func TestTimeoutWithPrefetched(t *testing.T) {
+	leakcheck.Check(t)
+	p := newPool(t, pool.Workers(1), pool.Prefetch(5), pool.Timeout(2*time.Second),
+		pool.CancelGrace(100*time.Millisecond), pool.KillDelay(200*time.Millisecond))
+	ctx := testCtx(t)
+	var fs []*pool.Future[int]
+	for range 5 { // the last waits 4 × 700 ms behind the others, in the worker
+		fs = append(fs, stubborn.Submit(ctx, p, 700))
+	}
+	for i, f := range fs {
+		if _, err := f.Get(); err != nil {
+			t.Errorf("task %d: %v", i, err)
+		}
+	}
+	if s := p.Stats(); s.Restarts != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+	p.Close()
+}
