@@ -36,6 +36,11 @@ func parseCommand(words []string) (*command, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c.shell {
+			if err := t.shellCheck(w); err != nil {
+				return nil, err
+			}
+		}
 		anyRepl = anyRepl || t.repl
 		c.args = append(c.args, t)
 		lit, _ := t.literal()

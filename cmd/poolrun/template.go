@@ -17,6 +17,93 @@ type template struct {
 type part struct {
 	kind partKind
 	lit  string
+	q    quoteState // shell mode: the quoting the replacement string sits in
+	esc  bool       // shell mode: a backslash right before it escapes its first byte
+}
+
+// quoteState is where a replacement string sits in shell code: bare, or
+// inside '...' or "..." (a $(...) or `...` inside "..." is bare again).
+type quoteState uint8
+
+const (
+	qBare quoteState = iota
+	qSingle
+	qDouble
+	qBacktick // inside `...`: refused (sh strips backslashes in it before it parses quotes)
+)
+
+// shellScan follows sh's quoting through text, starting in the state on
+// top of stack (bare if empty), and returns the stack after it, and
+// whether text ends with a backslash that escapes what follows. It knows
+// '...', "...", backslash escapes, $(...) and `...`; nothing else of sh
+// changes how a word is quoted.
+func shellScan(stack []byte, text string) ([]byte, bool) {
+	escaped := false
+	top := func() byte {
+		if len(stack) == 0 {
+			return 0
+		}
+		return stack[len(stack)-1]
+	}
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch top() {
+		case '\'':
+			if c == '\'' {
+				stack = stack[:len(stack)-1]
+			}
+		case '"':
+			switch {
+			case c == '\\':
+				i++
+				escaped = i == len(text)
+			case c == '"':
+				stack = stack[:len(stack)-1]
+			case c == '`':
+				stack = append(stack, '`')
+			case c == '$' && i+1 < len(text) && text[i+1] == '(':
+				stack = append(stack, '(')
+				i++
+			}
+		default: // bare, inside $(...) or `...`
+			switch {
+			case c == '\\':
+				i++
+				escaped = i == len(text)
+			case c == '\'' || c == '"':
+				stack = append(stack, c)
+			case c == '`' && top() == '`':
+				stack = stack[:len(stack)-1]
+			case c == '`':
+				stack = append(stack, '`')
+			case c == '(' && top() == '(':
+				stack = append(stack, '(') // a (subshell) inside $(...)
+			case c == '$' && i+1 < len(text) && text[i+1] == '(':
+				stack = append(stack, '(')
+				i++
+			case c == ')' && top() == '(':
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	return stack, escaped
+}
+
+// stateOf maps the top of a shellScan stack to a quoteState.
+func stateOf(stack []byte) quoteState {
+	if len(stack) == 0 {
+		return qBare
+	}
+	if strings.IndexByte(string(stack), '`') >= 0 {
+		return qBacktick
+	}
+	switch stack[len(stack)-1] {
+	case '\'':
+		return qSingle
+	case '"':
+		return qDouble
+	}
+	return qBare
 }
 
 type partKind uint8
@@ -49,6 +136,8 @@ func replChar(c byte) bool {
 func parseTemplate(s string) (template, error) {
 	var t template
 	lit := strings.Builder{}
+	var stack []byte // shell quoting at the start of lit
+	esc := false
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '{' {
@@ -85,9 +174,11 @@ func parseTemplate(s string) (template, error) {
 		}
 		if lit.Len() > 0 {
 			t.parts = append(t.parts, part{kind: pLit, lit: lit.String()})
+			stack, esc = shellScan(stack, lit.String())
 			lit.Reset()
 		}
-		t.parts = append(t.parts, part{kind: k})
+		t.parts = append(t.parts, part{kind: k, q: stateOf(stack), esc: esc})
+		esc = false
 		t.repl = true
 		i += end + 2
 	}
@@ -95,6 +186,21 @@ func parseTemplate(s string) (template, error) {
 		t.parts = append(t.parts, part{kind: pLit, lit: lit.String()})
 	}
 	return t, nil
+}
+
+// shellCheck reports an error if a replacement string cannot be quoted
+// safely in shell code: one right after a backslash (\{}) would have
+// its quoting escaped.
+func (t *template) shellCheck(s string) error {
+	for _, p := range t.parts {
+		if p.esc {
+			return fmt.Errorf("a backslash right before a replacement string in %q escapes its quoting: remove the backslash (poolrun quotes each replacement for sh)", s)
+		}
+		if p.q == qBacktick && p.kind != pLit {
+			return fmt.Errorf("a replacement string inside `...` in %q cannot be quoted safely: use $(...) instead", s)
+		}
+	}
+	return nil
 }
 
 // literal returns the template's text if it has no replacement string.
@@ -140,7 +246,7 @@ func (t *template) render(b []byte, v *jobVars, quote bool) []byte {
 			continue
 		}
 		if quote {
-			b = appendShellQuote(b, r)
+			b = appendQuotedIn(b, r, p.q)
 		} else {
 			b = append(b, r...)
 		}
@@ -176,6 +282,24 @@ func noExt(s string) string {
 		return s
 	}
 	return s[:i]
+}
+
+// appendQuotedIn appends s quoted for sh where the quoting state is q:
+// inside '...' or "..." the quotes are closed, s is quoted as a bare
+// word, and they are reopened, so that s is always one literal piece of
+// the word, whatever it holds ($(...), quotes, backslashes).
+func appendQuotedIn(b []byte, s string, q quoteState) []byte {
+	switch q {
+	case qSingle:
+		b = append(b, '\'')
+		b = appendShellQuote(b, s)
+		return append(b, '\'')
+	case qDouble:
+		b = append(b, '"')
+		b = appendShellQuote(b, s)
+		return append(b, '"')
+	}
+	return appendShellQuote(b, s)
 }
 
 // appendShellQuote appends s quoted for sh: bare if it is made of safe
