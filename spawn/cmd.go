@@ -61,6 +61,22 @@ type Cmd struct {
 	// exits, its stdio pipes are also closed after WaitDelay if a
 	// grandchild still holds them.
 	WaitDelay time.Duration
+	// Foreground is for a child that must use this process's terminal:
+	// read it, or change its modes (tcsetattr), as an editor, a shell or
+	// ffmpeg does. A child in a process group that is not the terminal's
+	// foreground group is stopped (SIGTTIN, SIGTTOU) when it does, and
+	// waits forever. The child is still in its own process group (Stop
+	// and the tracker work as ever), but when this process's stdin is
+	// its controlling terminal and this process's group is the
+	// terminal's foreground group, the child's group is made the
+	// foreground group (tcsetpgrp on stdin, in the child before exec),
+	// and once the child has exited this process's group is made the
+	// foreground group again (with SIGTTOU blocked meanwhile). In any
+	// other case Foreground does nothing. While the child has the
+	// terminal, the keys that signal (Ctrl-C, Ctrl-\, Ctrl-Z) reach the
+	// child's group, not this process, and this process must not read
+	// the terminal. Give the terminal to one child at a time.
+	Foreground bool
 
 	Process      *os.Process      // set by Start
 	ProcessState *os.ProcessState // set by Wait
@@ -76,6 +92,7 @@ type Cmd struct {
 	waitErr  error
 	waited   atomic.Bool
 	ctxDone  atomic.Bool // ctx ended before the child did
+	fg       bool        // the child was given the terminal: take it back after it exits
 	stopOnce sync.Mutex  // one Stop at a time
 
 	// mu orders signals to the group with the leader's reaping: a
@@ -192,11 +209,20 @@ func (c *Cmd) Start() error {
 			envSync+"="+strconv.Itoa(2+len(inner.ExtraFiles)),
 			envParent+"="+strconv.Itoa(os.Getpid()))
 	}
+	if c.Foreground && foregroundTTY() {
+		// Go's fork makes the child's new group the foreground group
+		// with its signals still blocked, so it raises no SIGTTOU.
+		inner.SysProcAttr.Foreground, inner.SysProcAttr.Ctty = true, ttyFd
+		c.fg = true
+	}
 	onForkThread(func() { err = inner.Start() })
 	if syncW != nil {
 		syncW.Close()
 	}
 	if err != nil {
+		if c.fg {
+			takeForeground() // the child may have taken it before its exec failed
+		}
 		return fmt.Errorf("spawn: %s: %w", c.name(), err)
 	}
 	c.inner, c.Process = inner, inner.Process
@@ -330,6 +356,9 @@ func (c *Cmd) reap() {
 	c.mu.Unlock()
 	err := c.inner.Wait()
 	c.ProcessState = c.inner.ProcessState
+	if c.fg {
+		takeForeground()
+	}
 	untrackGroup(pgid)
 	if c.logw != nil {
 		c.logw.Flush()

@@ -25,6 +25,7 @@ const (
 	bareEnv       = "SPAWN_TEST_BARE"       // exit at once (the bare fork/exec benchmark)
 	noDispatchEnv = "SPAWN_TEST_NODISPATCH" // a main that never calls Dispatch
 	setUserEnv    = "SPAWN_TEST_SETUSER"    // a plain process holding a shared set (keep_test.go)
+	ttyEnv        = "SPAWN_TEST_TTY"        // a process on a terminal starting a child that uses it (tty_test.go)
 )
 
 func TestMain(m *testing.M) {
@@ -38,6 +39,10 @@ func TestMain(m *testing.M) {
 	}
 	if mode := os.Getenv(setUserEnv); mode != "" {
 		setUserMain(mode)
+		return
+	}
+	if mode := os.Getenv(ttyEnv); mode != "" {
+		ttyMain(mode)
 		return
 	}
 	if raceEnabled && os.Getenv("GORACE") == "" {

@@ -2,7 +2,9 @@ package spawn
 
 import (
 	"os"
+	"runtime"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,4 +76,23 @@ func waitExitPidfd(pid int) bool {
 		return exited || err != nil // an error: the blocking wait says why
 	})
 	return err == nil && exited
+}
+
+// withoutTTOU runs f with SIGTTOU blocked in the calling thread only (the
+// kernel's terminal checks treat a blocked SIGTTOU as ignored), so that
+// no handler or signal.Notify of the program is touched. The thread is
+// locked meanwhile and its mask restored before it is unlocked.
+func withoutTTOU(f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	const bits = 8 * uint(unsafe.Sizeof(set.Val[0])) // 64, or 32 on 32-bit systems
+	n := uint(unix.SIGTTOU) - 1
+	set.Val[n/bits] |= 1 << (n % bits)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		f() // cannot happen for a valid set; f may then raise SIGTTOU
+		return
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	f()
 }

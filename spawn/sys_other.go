@@ -4,6 +4,7 @@ package spawn
 
 import (
 	"os"
+	"os/signal"
 	"syscall"
 	"time"
 )
@@ -42,3 +43,14 @@ func watchParent(pid int) {
 // waitExit: no waitid(WNOWAIT) here; the group kill after Stop happens
 // once the leader is reaped, with a tiny risk of a reused group id.
 func waitExit(pid int) {}
+
+// withoutTTOU runs f with SIGTTOU ignored (there is no per-thread signal
+// mask call here): process-wide for that moment, and a signal.Notify of
+// SIGTTOU by the program is undone by the Reset.
+func withoutTTOU(f func()) {
+	if !signal.Ignored(syscall.SIGTTOU) {
+		signal.Ignore(syscall.SIGTTOU)
+		defer signal.Reset(syscall.SIGTTOU)
+	}
+	f()
+}
