@@ -115,6 +115,7 @@ func TestBadInput(t *testing.T) {
 		{"-j", "-2"},
 		{"-j", "abc"},
 		{"-a", filepath.Join(dir, "missing.txt")},
+		{"-a", dir}, // a directory
 		{"--sem", "bad name!"},
 		{"--timeout", "forever"},
 		{"--halt", "sometimes"},

@@ -43,6 +43,11 @@ func openInputs(o *options, stdin *os.File) (*inputs, error) {
 			}
 			return nil, usagef("input file %s: %v", name, err)
 		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			f.Close()
+			in.close()
+			return nil, usagef("input file %s is a directory: -a takes a file of inputs, one a line", name)
+		}
 		in.files = append(in.files, f)
 	}
 	if len(o.argFiles) == 0 && !o.hasArgs {
@@ -86,6 +91,12 @@ func (in *inputs) read(args []string, delim byte, stop <-chan struct{}) {
 		r := bufio.NewReaderSize(f, 64<<10)
 		for {
 			line, err := r.ReadString(delim)
+			if err != nil && err != io.EOF {
+				// A failed read runs nothing: what came before the error
+				// in this read may be a partial line.
+				in.err = fmt.Errorf("reading inputs from %s: %w", f.Name(), err)
+				return
+			}
 			if len(line) > 0 && line[len(line)-1] == delim {
 				line = line[:len(line)-1]
 			} else if err == io.EOF && line == "" {
@@ -96,10 +107,6 @@ func (in *inputs) read(args []string, delim byte, stop <-chan struct{}) {
 			}
 			if err == io.EOF {
 				break
-			}
-			if err != nil {
-				in.err = fmt.Errorf("reading inputs from %s: %w", f.Name(), err)
-				return
 			}
 		}
 	}
