@@ -55,7 +55,9 @@ Output (default: each job's stdout, then its stderr, printed whole when it ends)
   --line-buffer, --lb   print whole lines as they come (lines never mixed):
                         poolrun --lb tail -n 3 ::: *.log
   -u, --ungroup         jobs write straight to poolrun's stdout/stderr (fastest;
-                        outputs may interleave, like xargs)
+                        outputs may interleave, like xargs; a closed stdout,
+                        as in | head, kills the jobs writing to it with
+                        SIGPIPE, and they count as failed, like xargs)
   --tag                 prefix each line with the input and a TAB:
                         poolrun --tag wc -l ::: *.txt
   --results DIR         also save each job's output as DIR/SEQ/stdout, stderr

@@ -147,6 +147,7 @@ type lineWriter struct {
 	w    *os.File
 	tag  []byte
 	rest []byte
+	fail func(error) // a write error on w (stdout: writeFailed); nil: ignored
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
@@ -165,13 +166,17 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 
 func (l *lineWriter) write(p []byte) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	var err error
 	if l.tag == nil {
-		l.w.Write(p)
-		return
+		_, err = l.w.Write(p)
+	} else {
+		tw := &tagWriter{w: l.w, tag: l.tag}
+		_, err = tw.Write(p)
 	}
-	tw := &tagWriter{w: l.w, tag: l.tag}
-	tw.Write(p)
+	l.mu.Unlock()
+	if err != nil && l.fail != nil {
+		l.fail(err)
+	}
 }
 
 // flush prints what is left (a last line without a newline).

@@ -416,7 +416,7 @@ func (r *runner) attempt(j *job) {
 	case r.o.ungroup:
 		c.Stdout, c.Stderr = os.Stdout, os.Stderr
 	case r.o.lineBuffer:
-		lw[0] = &lineWriter{mu: &r.outMu, w: os.Stdout, tag: r.tag(j)}
+		lw[0] = &lineWriter{mu: &r.outMu, w: os.Stdout, tag: r.tag(j), fail: r.writeFailed}
 		lw[1] = &lineWriter{mu: &r.outMu, w: os.Stderr, tag: r.tag(j)}
 		c.Stdout, c.Stderr = lw[0], lw[1]
 	default:

@@ -1,0 +1,48 @@
+//go:build linux
+
+package integration
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/poolrun/poolrun/internal/leakcheck"
+)
+
+// A closed stdout (poolrun ... | head -1) stops the run with exit 141 in
+// the default mode and with --line-buffer alike: no more jobs start.
+func TestClosedStdoutStops(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	for _, mode := range [][]string{nil, {"--lb"}, {"--lb", "--tag"}} {
+		dir := t.TempDir()
+		ran := filepath.Join(dir, "ran")
+		args := append(append([]string{}, mode...), "-j", "2", `echo {}; echo {} >> "$RAN"; sleep 0.02`)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "RAN="+ran)
+		cmd.Stdin = strings.NewReader(strings.Join(numbers(300), "\n") + "\n")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		leakcheck.Track(cmd.Process.Pid)
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			t.Fatalf("%q: reading the first line: %v", mode, err)
+		}
+		out.Close() // what head -1 does
+		cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		b, _ := os.ReadFile(ran)
+		n := len(lines(string(b)))
+		if code != 141 || n >= 300 {
+			t.Errorf("%q with stdout closed after one line: exit %d, %d of 300 jobs ran; want 141 and the run stopped", mode, code, n)
+		}
+	}
+}
