@@ -161,7 +161,7 @@ func runBatch(o *options, log hclog.Logger) int {
 	var g run.Group
 	{ // signals: SIGINT/SIGTERM/SIGHUP stop everything
 		sigs := make(chan os.Signal, 2)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		// A closed stdout (poolrun ... | head) becomes EPIPE errors that
 		// stop the run cleanly, instead of killing poolrun outright.
 		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)

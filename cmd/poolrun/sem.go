@@ -174,7 +174,7 @@ func semRun(args []string, log hclog.Logger) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	var got atomicSignal
 	go func() {
 		if sg, ok := <-sigs; ok {
