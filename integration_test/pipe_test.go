@@ -46,3 +46,20 @@ func TestClosedStdoutStops(t *testing.T) {
 		}
 	}
 }
+
+// A process a job leaves behind outside its process group (setsid) and
+// that writes later never writes into a later job's output.
+func TestLeftoverOutputStaysOut(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	pid := filepath.Join(dir, "late.pid")
+	r := poolrun(t, runOpts{env: []string{"LATEPID=" + pid}}, "-j1", ":::",
+		`setsid -f sh -c 'echo $$ > "$LATEPID"; sleep 0.4; echo LATE'; sleep 0.1; echo one`,
+		`sleep 0.8; echo two`,
+		`echo three`)
+	if r.code != 0 || r.stdout != "one\ntwo\nthree\n" {
+		t.Errorf("exit %d, stdout %q; want one two three, no LATE from the leftover of job 1", r.code, r.stdout)
+	}
+	gone(t, pid)
+}

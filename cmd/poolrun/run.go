@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -68,10 +67,9 @@ type runner struct {
 
 	devNull *os.File
 	cmdMu   sync.Mutex
-	cmds    []*spawn.Cmd  // running job by slot
-	slotOut [][2]*os.File // each slot's reusable capture files (stdout, stderr)
-	killing bool          // stopAll was called
-	outMu   sync.Mutex    // --line-buffer: whole lines, one writer at a time
+	cmds    []*spawn.Cmd // running job by slot
+	killing bool         // stopAll was called
+	outMu   sync.Mutex   // --line-buffer: whole lines, one writer at a time
 	begin   time.Time
 
 	mu          sync.Mutex
@@ -140,7 +138,6 @@ func runBatch(o *options, log hclog.Logger) int {
 		defer r.devNull.Close()
 	}
 	r.cmds = make([]*spawn.Cmd, limit+1)
-	r.slotOut = make([][2]*os.File, limit+1)
 	r.free = make(chan int, limit)
 	for i := 1; i <= limit; i++ {
 		r.free <- i
@@ -492,11 +489,7 @@ func (r *runner) attempt(j *job) {
 	}
 	j.stdout.sized()
 	j.stderr.sized()
-	pgid := 0
-	if started {
-		pgid = c.Pgid()
-	}
-	r.detach(j, pgid)
+	r.detach(j)
 }
 
 // start starts c on slot unless poolrun is stopping every job; stopAll
@@ -572,51 +565,28 @@ func (r *runner) captures(j *job) error {
 		j.stderr.f, err = os.Create(filepath.Join(dir, "stderr"))
 		return err
 	}
-	fs := &r.slotOut[j.slot] // only this slot's worker touches it
-	for i, name := range [2]string{"poolrun-stdout", "poolrun-stderr"} {
-		if fs[i] == nil {
-			f, err := newCapture(name)
-			if err != nil {
-				return err
-			}
-			fs[i] = f
-		}
+	// A fresh pair per job, never a slot's reused pair: a process the job
+	// left behind outside its process group (setsid) may write to its
+	// files long after the job ended, and must not write into the output
+	// of a later job.
+	var err error
+	if j.stdout.f, err = newCapture("poolrun-stdout"); err != nil {
+		return err
 	}
-	j.stdout.f, j.stderr.f = fs[0], fs[1]
-	return nil
+	j.stderr.f, err = newCapture("poolrun-stderr")
+	return err
 }
 
-// detach takes a finished job's output off its slot's capture files, so
-// that the slot's next job can reuse them (no file created or closed per
-// job): nothing to do if the job wrote nothing; a small output is copied
-// into memory and the file emptied; a large one, or one that processes
-// left behind by the job (its process group is not empty) may still
-// write to, keeps its file, and the slot gets new ones.
-func (r *runner) detach(j *job, pgid int) {
-	if r.o.results != "" || j.stdout.f == nil {
+// detach lets go of a finished job's empty capture files at once; the
+// others stay with the job until it is printed (-k loads small ones into
+// memory while they wait).
+func (r *runner) detach(j *job) {
+	if r.o.results != "" {
 		return
 	}
-	fs := &r.slotOut[j.slot]
-	if fs[0] != j.stdout.f {
-		return // not the slot's files (captures failed half-way)
-	}
-	leftover := pgid > 0 && syscall.Kill(-pgid, 0) == nil
-	for i, o := range [2]*output{&j.stdout, &j.stderr} {
-		switch {
-		case leftover || o.size > smallOutput:
-			fs[i] = nil
-		case o.size == 0:
-			o.f = nil
-		default:
-			o.data = make([]byte, o.size)
-			n, _ := o.f.ReadAt(o.data, 0)
-			o.data = o.data[:n]
-			if o.f.Truncate(0) != nil {
-				fs[i] = nil // cannot reuse it: let the output close it
-				o.data = nil
-				continue
-			}
-			o.f.Seek(0, io.SeekStart)
+	for _, o := range [2]*output{&j.stdout, &j.stderr} {
+		if o.f != nil && o.size == 0 {
+			o.f.Close()
 			o.f = nil
 		}
 	}
