@@ -425,26 +425,37 @@ func (r *runner) attempt(j *job) {
 	if err == nil {
 		started, err = r.start(j.slot, c)
 	}
-	var timedOut atomic.Bool
+	// The --timeout timer stops the job unless Wait has returned; it
+	// fired only if it did so (fired is read after Wait, under tmu).
+	var (
+		tmu          sync.Mutex
+		fired, ended bool
+	)
 	if started {
 		r.log.Trace("started", "job", j.seq, "slot", j.slot, "pid", c.Process.Pid)
 		if r.o.timeout > 0 {
 			t := time.AfterFunc(r.o.timeout, func() {
-				timedOut.Store(true)
-				stopGroup(c)
+				tmu.Lock()
+				if ended {
+					tmu.Unlock()
+					return
+				}
+				fired = true
+				tmu.Unlock()
+				c.Stop()
 			})
 			defer t.Stop()
 		}
 		err = c.Wait()
 		r.ended(j.slot)
-		if timedOut.Load() || r.jobsCtx.Err() != nil {
-			// Stopped: kill what is left of its group (grandchildren that
-			// ignore SIGTERM outlive the job's own process). Done here,
-			// before the job counts as ended, so that it is done before
-			// poolrun exits.
-			syscall.Kill(-c.Pgid(), syscall.SIGKILL)
-		}
+		// No SIGKILL to the group here: the leader is reaped, its pgid may
+		// be reused; spawn kills a stopped job's group's leftovers before
+		// it reaps the leader.
 	}
+	tmu.Lock()
+	ended = true
+	timedOut := fired
+	tmu.Unlock()
 	j.dur = time.Since(j.start)
 	j.exit, j.sig, j.failed, j.timedOut, j.stopped = 0, 0, false, false, false
 	if st := c.ProcessState; started && st != nil {
@@ -456,7 +467,10 @@ func (r *runner) attempt(j *job) {
 			j.exit = st.ExitCode()
 		}
 		j.failed = j.exit != 0
-		if timedOut.Load() {
+		// A job whose own process exited 0 succeeded, even if the timer
+		// fired while it was exiting (its signal then found only the
+		// exited leader).
+		if timedOut && (j.failed || j.sig != 0) {
 			j.timedOut, j.failed = true, true
 			if j.exit == 0 {
 				j.exit = -1
@@ -532,21 +546,14 @@ func (r *runner) stopAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stopGroup(c)
+			// TERM to the job's process group, KILL after --grace; spawn
+			// KILLs what is left of the group (grandchildren that ignore
+			// TERM) before it reaps the job's own process, while the
+			// group's id cannot have been reused.
+			c.Stop()
 		}()
 	}
 	wg.Wait()
-}
-
-// stopGroup stops a job: TERM to its process group, KILL after --grace
-// if it is still running; then KILL to whatever is left of the group
-// (grandchildren that ignore TERM outlive the job's own process), so that
-// a stopped job leaves nothing running.
-func stopGroup(c *spawn.Cmd) {
-	c.Stop()
-	if pg := c.Pgid(); pg > 0 {
-		syscall.Kill(-pg, syscall.SIGKILL)
-	}
 }
 
 // captures gives the job its output files: in --results DIR/SEQ, or
