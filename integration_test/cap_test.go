@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -95,7 +96,7 @@ func TestCapNested(t *testing.T) {
 			t.Fatalf("outer -j %s: exit %d: %s", outer, r.code, r.stderr)
 		}
 		peak, jobs := maxOverlap(t, spans)
-		if jobs != 16 || fmt.Sprint(peak) > outer {
+		if n, _ := strconv.Atoi(outer); jobs != 16 || peak > n {
 			t.Errorf("outer -j %s: %d leaf jobs, at most %d at once: want 16, at most %s", outer, jobs, peak, outer)
 		}
 	}
@@ -135,5 +136,36 @@ func TestSemRun(t *testing.T) {
 	}
 	if r := poolrun(t, runOpts{}, "sem", "gc"); r.code != 0 {
 		t.Errorf("sem gc: %d %s", r.code, r.stderr)
+	}
+}
+
+// Two runs started at once inside one job of a -j 1 cap (two poolruns,
+// or a poolrun and a sem run of a --sem cap) share the job's one unit:
+// their jobs never overlap, and neither waits for ever for the other.
+func TestCapNestedConcurrent(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	name := fmt.Sprintf("poolrun-it-nestc-%d", os.Getpid())
+	t.Cleanup(func() { poolrun(t, runOpts{}, "sem", "rm", name) })
+	for _, c := range []struct {
+		outer, inner string
+		jobs         int
+	}{
+		{`-j 1`, `"$POOLRUN_BIN" -j 2 sh "$SPAN" ::: a b c & "$POOLRUN_BIN" -j 2 sh "$SPAN" ::: d e f & wait`, 6},
+		{`--sem ` + name + ` -j 1`, `"$POOLRUN_BIN" sem run ` + name + ` -- sh "$SPAN" & "$POOLRUN_BIN" --sem ` + name + ` sh "$SPAN" ::: x y & wait`, 3},
+	} {
+		dir := t.TempDir()
+		spans := filepath.Join(dir, "spans")
+		span := spanScript(t, dir)
+		inner := script(t, dir, "inner.sh", c.inner)
+		args := append(strings.Fields(c.outer), "sh", inner, ":::", "1")
+		r := poolrun(t, runOpts{env: []string{"SPANS=" + spans, "SPAN=" + span, "POOLRUN_BIN=" + bin}}, args...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.outer, r.code, r.stderr)
+		}
+		peak, jobs := maxOverlap(t, spans)
+		if peak > 1 || jobs != c.jobs {
+			t.Errorf("outer %s: %d leaf jobs, %d at once: want %d, at most 1", c.outer, jobs, peak, c.jobs)
+		}
 	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/poolrun/poolrun/rebuild"
@@ -24,6 +26,14 @@ const capName = "poolrun.cap"
 // jobserver rule), so nested runs cannot deadlock: each always has one.
 const heldEnv = "POOLRUN_CAP_HELD"
 
+// heldName is, in a job's POOLRUN_SEMLOCKS, a private mutex of the job's
+// slot: whoever takes it (without waiting) may run on the job's unit of
+// the cap. It makes the job's unit claimable once: two poolruns (or sem
+// runs) started at once in one job do not both run on it; the second
+// takes units of the cap like any other run. The mutex carries undo: a
+// killed claimant gives it back.
+const heldName = "poolrun.held"
+
 // jobCap is the batch's concurrency cap: a SysV semaphore, private to
 // this run (and its nested runs), named and machine-wide (--sem), or
 // inherited from the parent poolrun.
@@ -38,8 +48,11 @@ type jobCap struct {
 	inherited bool // this run has one
 	inhFree   bool
 	wake      context.CancelFunc
+	claim     *semlock.SemLock // the parent job's held mutex, held by this run
+	pending   *semlock.SemLock // the parent job's held mutex, not (yet) claimed
 
-	env []string // environment of every job, without the per-job variables
+	env     []string                  // environment of every job, without the per-job variables and POOLRUN_SEMLOCKS
+	handles map[string]semlock.Handle // POOLRUN_SEMLOCKS of every job, without its slot's heldName
 }
 
 // openCap finds or makes the cap. Order: --sem NAME; else a cap inherited
@@ -88,16 +101,24 @@ func openCap(o *options, log hclog.Logger) (*jobCap, error) {
 	h := c.sem.Handle()
 	mark := strconv.Itoa(h.ID) + "." + strconv.FormatUint(uint64(h.Token), 10)
 	if pcap != nil && os.Getenv(heldEnv) == mark {
-		c.inherited, c.inhFree = true, true
+		if m, ok := parent.Lookup(heldName); ok {
+			c.pending = m
+			if c.claim = claimHeldLock(m); c.claim != nil {
+				c.pending, c.inherited, c.inhFree = nil, true, true
+			} else {
+				log.Debug("the job's unit of the cap is in use by another run in the job: taking units of the cap")
+			}
+		}
 	}
 
 	hs := parent.Handles()
+	delete(hs, heldName)
 	hs[capName] = h
-	enc, err := rebuild.Encode(hs)
-	if err != nil {
+	if _, err := rebuild.Encode(hs); err != nil {
 		c.close()
 		return nil, err
 	}
+	c.handles = hs
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
@@ -106,13 +127,52 @@ func openCap(o *options, log hclog.Logger) (*jobCap, error) {
 		}
 		c.env = append(c.env, kv)
 	}
-	c.env = append(c.env, rebuild.EnvVar+"="+enc, heldEnv+"="+mark)
+	c.env = append(c.env, heldEnv+"="+mark)
 	for name, l := range parentLocks(parent) {
-		if name != capName || l != c.sem {
+		if (name != capName || l != c.sem) && l != c.claim && l != c.pending {
 			l.Close()
 		}
 	}
 	return c, nil
+}
+
+// claimHeldLock takes, without waiting, the held mutex m a parent job
+// passed in POOLRUN_SEMLOCKS, and returns it, or nil if another run in
+// the job has it.
+func claimHeldLock(m *semlock.SemLock) *semlock.SemLock {
+	if m.Kind() != semlock.Mutex {
+		return nil
+	}
+	got, err := m.TryAcquire()
+	if got && (err == nil || errors.Is(err, semlock.ErrOwnerDead)) {
+		return m
+	}
+	return nil
+}
+
+// unclaim gives back the held mutex claimHeld took.
+func unclaim(m *semlock.SemLock) error {
+	if m == nil {
+		return nil
+	}
+	err := m.Release()
+	m.Close()
+	return err
+}
+
+// slotEnv is POOLRUN_SEMLOCKS for the jobs of one slot: the cap's
+// handles plus the slot's held mutex.
+func (c *jobCap) slotEnv(held semlock.Handle) (string, error) {
+	hs := make(map[string]semlock.Handle, len(c.handles)+1)
+	for k, v := range c.handles {
+		hs[k] = v
+	}
+	hs[heldName] = held
+	enc, err := rebuild.Encode(hs)
+	if err != nil {
+		return "", err
+	}
+	return rebuild.EnvVar + "=" + enc, nil
 }
 
 func parentLocks(s *rebuild.Set) map[string]*semlock.SemLock {
@@ -125,19 +185,33 @@ func parentLocks(s *rebuild.Set) map[string]*semlock.SemLock {
 }
 
 // acquire takes a unit for one job: the inherited one if it is free,
-// else one from the set, waiting until one is free or ctx is done.
+// else one from the set, waiting until one is free or ctx is done. A run
+// that found its parent job's unit claimed by another run in the job
+// also claims it if that run ends first (else two runs started in one
+// job of a -j 1 cap would wait for each other's units for ever): it
+// retries the claim every pollClaim while it waits.
 func (c *jobCap) acquire(ctx context.Context) (inherited bool, err error) {
-	if !c.inherited {
-		return false, c.sem.Acquire(ctx)
-	}
 	for {
 		c.mu.Lock()
-		if c.inhFree {
+		if !c.inherited && c.pending != nil {
+			if m := claimHeldLock(c.pending); m != nil {
+				c.claim, c.pending, c.inherited, c.inhFree = m, nil, true, true
+			}
+		}
+		if c.inherited && c.inhFree {
 			c.inhFree = false
 			c.mu.Unlock()
 			return true, nil
 		}
+		if !c.inherited && c.pending == nil {
+			c.mu.Unlock()
+			return false, c.sem.Acquire(ctx)
+		}
 		wctx, cancel := context.WithCancel(ctx)
+		if c.pending != nil {
+			cancel()
+			wctx, cancel = context.WithTimeout(ctx, pollClaim)
+		}
 		c.wake = cancel
 		c.mu.Unlock()
 		err := c.sem.Acquire(wctx)
@@ -151,21 +225,23 @@ func (c *jobCap) acquire(ctx context.Context) (inherited bool, err error) {
 		if ctx.Err() != nil {
 			return false, err
 		}
-		// Woken: the inherited unit came free while we waited.
+		// Woken: the inherited unit came free, or time to retry the claim.
 	}
 }
 
+// pollClaim is how often a waiting run retries to claim its parent
+// job's unit (see acquire).
+const pollClaim = 50 * time.Millisecond
+
 // tryAcquire takes a unit without waiting, if one is free.
 func (c *jobCap) tryAcquire() (inherited, ok bool) {
-	if c.inherited {
-		c.mu.Lock()
-		if c.inhFree {
-			c.inhFree = false
-			c.mu.Unlock()
-			return true, true
-		}
+	c.mu.Lock()
+	if c.inherited && c.inhFree {
+		c.inhFree = false
 		c.mu.Unlock()
+		return true, true
 	}
+	c.mu.Unlock()
 	ok, err := c.sem.TryAcquire()
 	return false, ok && err == nil
 }
@@ -187,6 +263,16 @@ func (c *jobCap) release(inherited bool) error {
 // close removes a private cap (and untracks it); a shared one is only
 // closed in this process.
 func (c *jobCap) close() error {
+	if c.pending != nil {
+		c.pending.Close()
+		c.pending = nil
+	}
+	if err := unclaim(c.claim); err != nil {
+		c.claim = nil
+		c.sem.Close()
+		return err
+	}
+	c.claim = nil
 	if c.private {
 		return spawn.RemoveTracked(c.sem)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/oklog/run"
+	"github.com/poolrun/poolrun/semlock"
 	"github.com/poolrun/poolrun/spawn"
 )
 
@@ -68,9 +69,13 @@ type runner struct {
 	devNull *os.File
 	cmdMu   sync.Mutex
 	cmds    []*spawn.Cmd // running job by slot
-	killing bool         // stopAll was called
-	outMu   sync.Mutex   // --line-buffer: whole lines, one writer at a time
-	begin   time.Time
+	// Each slot's held mutex (see heldName) and its jobs' POOLRUN_SEMLOCKS
+	// entry: made lazily by the slot's worker, removed at the end.
+	slotLocks []*semlock.SemLock
+	slotEnv   []string
+	killing   bool       // stopAll was called
+	outMu     sync.Mutex // --line-buffer: whole lines, one writer at a time
+	begin     time.Time
 
 	mu          sync.Mutex
 	done        int
@@ -138,6 +143,17 @@ func runBatch(o *options, log hclog.Logger) int {
 		defer r.devNull.Close()
 	}
 	r.cmds = make([]*spawn.Cmd, limit+1)
+	r.slotLocks = make([]*semlock.SemLock, limit+1)
+	r.slotEnv = make([]string, limit+1)
+	defer func() {
+		for _, m := range r.slotLocks {
+			if m != nil {
+				if err := spawn.RemoveTracked(m); err != nil {
+					log.Error("removing a slot's held mutex", "error", err)
+				}
+			}
+		}
+	}()
 	r.free = make(chan int, limit)
 	for i := 1; i <= limit; i++ {
 		r.free <- i
@@ -404,11 +420,11 @@ func (r *runner) finish(j *job) {
 // stopAll (signals, --halt now) and by a timer (--timeout).
 func (r *runner) attempt(j *job) {
 	c := newJobCmd(context.Background(), j.path, j.argv)
-	c.Env = r.jobEnv(j)
+	var err error
+	c.Env, err = r.jobEnv(j)
 	c.Stdin = r.devNull
 	c.WaitDelay = r.o.grace
 	var lw [2]*lineWriter
-	var err error
 	switch {
 	case r.o.ungroup:
 		c.Stdout, c.Stderr = os.Stdout, os.Stderr
@@ -417,7 +433,9 @@ func (r *runner) attempt(j *job) {
 		lw[1] = &lineWriter{mu: &r.outMu, w: os.Stderr, tag: r.tag(j)}
 		c.Stdout, c.Stderr = lw[0], lw[1]
 	default:
-		err = r.captures(j)
+		if cerr := r.captures(j); err == nil {
+			err = cerr
+		}
 		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
 	}
 	j.start = time.Now()
@@ -599,12 +617,27 @@ func (r *runner) detach(j *job) {
 	}
 }
 
-// jobEnv is the cap's environment plus the job's number and slot.
-func (r *runner) jobEnv(j *job) []string {
+// jobEnv is the cap's environment plus the job's number and slot, and
+// POOLRUN_SEMLOCKS with its slot's held mutex.
+func (r *runner) jobEnv(j *job) ([]string, error) {
+	if r.slotEnv[j.slot] == "" {
+		// Made on the slot's first job, by the slot's worker (one at a
+		// time per slot, handed on through r.free).
+		m, err := spawn.NewTracked(semlock.Mutex, 1, 1)
+		if err != nil {
+			return nil, fmt.Errorf("creating the slot's held mutex: %w", err)
+		}
+		enc, err := r.cap.slotEnv(m.Handle())
+		if err != nil {
+			spawn.RemoveTracked(m)
+			return nil, err
+		}
+		r.slotLocks[j.slot], r.slotEnv[j.slot] = m, enc
+	}
 	base := r.cap.env
-	env := make([]string, len(base), len(base)+2)
+	env := make([]string, len(base), len(base)+3)
 	copy(env, base)
-	return append(env, "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot))
+	return append(env, r.slotEnv[j.slot], "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot)), nil
 }
 
 func (r *runner) tag(j *job) []byte {

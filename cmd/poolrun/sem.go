@@ -169,7 +169,34 @@ func semRun(args []string, log hclog.Logger) int {
 		fmt.Fprintf(os.Stderr, "poolrun: sem %s exists with %d slots (created earlier): -j %d does not resize it\n", name, h.MaxValue, jobs)
 	}
 	mark := strconv.Itoa(h.ID) + "." + strconv.FormatUint(uint64(h.Token), 10)
-	held := os.Getenv(heldEnv) == mark // inside a job of this very cap: use its slot
+	// Inside a job of this very cap: use the job's unit, if no other run
+	// in the job uses it (claimHeld).
+	// Else wait for a unit of the cap, retrying the claim meanwhile (the
+	// run that has it may end first: see jobCap.acquire).
+	var claim, pending *semlock.SemLock
+	if os.Getenv(heldEnv) == mark {
+		if parent, err := rebuild.FromEnv(); err == nil {
+			if m, ok := parent.Lookup(heldName); ok {
+				if claim = claimHeldLock(m); claim == nil {
+					pending = m
+				}
+			}
+			for _, n := range parent.Names() {
+				if l, _ := parent.Lookup(n); l != claim && l != pending {
+					l.Close()
+				}
+			}
+		}
+	}
+	held := claim != nil
+	defer func() {
+		if err := unclaim(claim); err != nil {
+			log.Error("giving the job's unit back", "error", err)
+		}
+		if pending != nil {
+			pending.Close()
+		}
+	}()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -184,20 +211,39 @@ func semRun(args []string, log hclog.Logger) int {
 	}()
 	defer signal.Stop(sigs)
 
-	if !held {
-		if err := s.Acquire(ctx); err != nil {
+	for !held {
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if pending != nil {
+			actx, acancel = context.WithTimeout(ctx, pollClaim)
+		}
+		err := s.Acquire(actx)
+		acancel()
+		if err == nil {
+			defer func() {
+				if err := s.Release(); err != nil {
+					log.Error("giving the slot back", "error", err)
+				}
+			}()
+			break
+		}
+		if pending == nil || ctx.Err() != nil {
 			if sg := got.load(); sg != 0 {
 				return 128 + int(sg)
 			}
 			return fail(fmt.Errorf("sem run %s: %w", name, err))
 		}
-		defer func() {
-			if err := s.Release(); err != nil {
-				log.Error("giving the slot back", "error", err)
-			}
-		}()
+		if claimHeldLock(pending) != nil {
+			claim, pending, held = pending, nil, true
+		}
 	}
-	enc, err := rebuild.Encode(map[string]semlock.Handle{capName: h})
+	// The command's own held mutex: one run started in it may use this
+	// unit, others take units of the cap.
+	m, err := spawn.NewTracked(semlock.Mutex, 1, 1)
+	if err != nil {
+		return fail(fmt.Errorf("sem run %s: creating the held mutex: %w", name, err))
+	}
+	defer spawn.RemoveTracked(m)
+	enc, err := rebuild.Encode(map[string]semlock.Handle{capName: h, heldName: m.Handle()})
 	if err != nil {
 		return fail(err)
 	}
