@@ -63,3 +63,36 @@ func TestLeftoverOutputStaysOut(t *testing.T) {
 	}
 	gone(t, pid)
 }
+
+// -k with one slow early job and many later jobs with large outputs
+// (each held in a file until its turn) stays within a small fd limit:
+// poolrun stops starting jobs while too many wait, and prints all in
+// order.
+func TestKeepOrderBoundedFiles(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	// Job 1 sleeps; the others print 70 000 bytes (more than the 64 KiB
+	// poolrun loads into memory) and a last line with their number.
+	job := `if [ {} = 1 ]; then sleep 1; fi; head -c 70000 /dev/zero | tr '\0' x; echo; echo {}`
+	cmd := exec.Command("sh", "-c", `ulimit -n 128 && exec "$0" "$@"`, bin, "-k", "-j", "4", job)
+	cmd.Stdin = strings.NewReader(strings.Join(numbers(150), "\n") + "\n")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leakcheck.Track(cmd.Process.Pid)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d: %.500s", code, errb.String())
+	}
+	var got []string
+	for _, l := range lines(out.String()) {
+		if !strings.HasPrefix(l, "x") {
+			got = append(got, l)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(numbers(150), " ") {
+		t.Errorf("outputs not all there in order: %.200q", strings.Join(got, " "))
+	}
+}

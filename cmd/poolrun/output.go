@@ -28,10 +28,21 @@ func (r *runner) output() {
 			j.stdout.load()
 			j.stderr.load()
 			pending[j.seq] = j
+			if j.stdout.f != nil || j.stderr.f != nil {
+				r.heldFiles.Add(1)
+			}
 		} else {
 			r.emit(j, out, buf)
 			for next++; pending[next] != nil; next++ {
-				r.emit(pending[next], out, buf)
+				p := pending[next]
+				if p.stdout.f != nil || p.stderr.f != nil {
+					r.heldFiles.Add(-1)
+					select {
+					case r.heldFree <- struct{}{}:
+					default:
+					}
+				}
+				r.emit(p, out, buf)
 				delete(pending, next)
 			}
 		}

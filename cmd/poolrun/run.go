@@ -87,7 +87,21 @@ type runner struct {
 	finished    atomic.Int64
 	dispatchErr error
 	brokenPipe  atomic.Bool // stdout is a closed pipe
+
+	// -k: finished jobs waiting for an earlier one whose large output
+	// (> smallOutput) is held in an open file. No job starts while
+	// maxHeld of them wait: one slow early job would otherwise make
+	// poolrun hold a file per later job, up to the fd limit.
+	heldFiles atomic.Int64
+	heldFree  chan struct{} // a held job was printed
 }
+
+// maxHeld bounds the -k jobs waiting with their output in an open file
+// (two descriptors at most each).
+const maxHeld = 32
+
+// tooManyHeld reports whether -k holds maxHeld large outputs.
+func (r *runner) tooManyHeld() bool { return r.heldFiles.Load() >= maxHeld }
 
 // errSignal is the signal that stopped the run.
 type errSignal struct{ sig syscall.Signal }
@@ -159,6 +173,7 @@ func runBatch(o *options, log hclog.Logger) int {
 		r.free <- i
 	}
 	r.results = make(chan *job, limit+16)
+	r.heldFree = make(chan struct{}, 1)
 	r.out = bufio.NewWriterSize(os.Stdout, 64<<10)
 	r.outBuf = make([]byte, 64<<10)
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
@@ -281,6 +296,14 @@ func (r *runner) dispatch() error {
 				break
 			}
 		}
+		for r.tooManyHeld() {
+			select {
+			case <-r.heldFree:
+			case <-r.dispatchCtx.Done():
+				r.free <- slot
+				return nil
+			}
+		}
 		inh, err := r.cap.acquire(r.dispatchCtx)
 		if err != nil {
 			r.free <- slot
@@ -353,7 +376,7 @@ func (r *runner) worker(slot int, inherited bool, it item) {
 // the dispatcher. Inputs that run nothing (--resume, --dry-run) are
 // handled on the way.
 func (r *runner) next(slot int, inherited *bool, it *item, buf *[]byte) bool {
-	for r.dispatchCtx.Err() == nil {
+	for r.dispatchCtx.Err() == nil && !r.tooManyHeld() {
 		inh, ok := r.cap.tryAcquire()
 		if !ok {
 			return false
