@@ -250,6 +250,10 @@ func semRun(args []string, log hclog.Logger) int {
 	c := spawn.Command(ctx, path, args[1:]...)
 	c.Args[0] = args[0]
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// A command that reads the terminal or sets its modes (ffmpeg, an editor)
+	// would be stopped by SIGTTIN/SIGTTOU in its own process group: hand it the
+	// terminal while it runs (spawn does nothing when stdin is not one).
+	c.Foreground = true
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if k != rebuild.EnvVar && k != heldEnv {
