@@ -314,25 +314,10 @@ func (b *Barrier) brokenErr(op string, cause error) error {
 // arm (on) leaves an undo adjustment that breaks the barrier if this
 // process dies before disarming (off), without changing any value.
 func (b *Barrier) arm(on bool) error {
-	s := b.s
-	var ops [tokOps + barrierArmOps]sembuf
-	tokenCheck(ops[:], s.tok)
 	if on {
-		ops[tokOps] = sembuf{semAbort, brokenUnit, 0}
-		ops[tokOps+1] = sembuf{semAbort, -brokenUnit, flagUndo}
-	} else {
-		ops[tokOps] = sembuf{semAbort, brokenUnit, flagUndo}
-		ops[tokOps+1] = sembuf{semAbort, -brokenUnit, 0}
+		return b.s.nowait("wait", sembuf{semAbort, brokenUnit, 0}, sembuf{semAbort, -brokenUnit, flagUndo})
 	}
-	err := semopNowait(s.h.ID, ops[:])
-	if err == syscall.EAGAIN {
-		_, err := s.values("wait") // the token check failed: stale
-		return err
-	}
-	if err != nil {
-		return opErr("wait", s.h.ID, err)
-	}
-	return nil
+	return b.s.nowait("wait", sembuf{semAbort, brokenUnit, flagUndo}, sembuf{semAbort, -brokenUnit, 0})
 }
 
 // breakIt marks the barrier broken, failing every waiter at once.
@@ -345,17 +330,7 @@ func (b *Barrier) breakIt(op string) error {
 	if v[semAbort] >= brokenUnit {
 		return nil // already
 	}
-	var ops [tokOps + 1]sembuf
-	tokenCheck(ops[:], s.tok)
-	ops[tokOps] = sembuf{semAbort, brokenUnit, 0}
-	if err := semopNowait(s.h.ID, ops[:]); err != nil {
-		if err == syscall.EAGAIN {
-			_, err := s.values(op)
-			return err
-		}
-		return opErr(op, s.h.ID, err)
-	}
-	return nil
+	return s.nowait(op, sembuf{semAbort, brokenUnit, 0})
 }
 
 // Abort breaks the barrier: every waiting party and every later Wait
@@ -406,25 +381,12 @@ func (b *Barrier) Reset() error {
 	if s.closed.Load() {
 		return s.closedErr(op)
 	}
-	var ops [tokOps + barrierResetOps]sembuf
-	tokenCheck(ops[:], s.tok)
-	do := func(k int) error {
-		err := semopNowait(s.h.ID, ops[:tokOps+k])
-		if err == syscall.EAGAIN {
-			if _, verr := s.values(op); verr != nil {
-				return verr
-			}
-			return err
-		}
-		if err != nil {
-			return opErr(op, s.h.ID, err)
-		}
-		return nil
-	}
+	var body [barrierResetOps]sembuf
+	do := func(k int) error { return s.nowait(op, body[:k]...) }
 	// 1. Raise semFree, one Reset at a time; with undo, so a resetter
 	// that dies leaves no Reset running (and the barrier broken).
-	ops[tokOps] = sembuf{semFree, 0, flagNowait}
-	ops[tokOps+1] = sembuf{semFree, 1, flagUndo}
+	body[0] = sembuf{semFree, 0, flagNowait}
+	body[1] = sembuf{semFree, 1, flagUndo}
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
 		err := do(2)
 		if err == nil {
@@ -436,7 +398,7 @@ func (b *Barrier) Reset() error {
 		time.Sleep(pause) // another Reset runs
 	}
 	defer func() {
-		ops[tokOps] = sembuf{semFree, -1, flagUndo | flagNowait}
+		body[0] = sembuf{semFree, -1, flagUndo | flagNowait}
 		do(1)
 	}()
 	// 2. Break it: every waiter fails, in the kernel, at once (on darwin
@@ -467,8 +429,8 @@ func (b *Barrier) Reset() error {
 			time.Sleep(pause)
 			continue
 		}
-		ops[tokOps] = sembuf{semValue, -int16(v[semValue]), flagNowait}
-		ops[tokOps+1] = sembuf{semRoom, -int16(v[semRoom]), flagNowait}
+		body[0] = sembuf{semValue, -int16(v[semValue]), flagNowait}
+		body[1] = sembuf{semRoom, -int16(v[semRoom]), flagNowait}
 		err = do(2)
 		if err == nil {
 			break
@@ -486,8 +448,8 @@ func (b *Barrier) Reset() error {
 			return err
 		}
 		k := int(v[semAbort]) / brokenUnit
-		ops[tokOps] = sembuf{1 - p, int16(s.h.MaxValue), 0}
-		ops[tokOps+1] = sembuf{semAbort, -int16(k * brokenUnit), flagNowait}
+		body[0] = sembuf{1 - p, int16(s.h.MaxValue), 0}
+		body[1] = sembuf{semAbort, -int16(k * brokenUnit), flagNowait}
 		err = do(2)
 		if err == nil {
 			return nil

@@ -91,26 +91,6 @@ func (c *Condition) notOwner(op string) error {
 	return &Error{Op: op, ID: c.s.h.ID, Kind: ErrNotOwner, Msg: fmt.Sprintf("hold the condition's mutex (set %d) first", c.m.h.ID)}
 }
 
-// op runs ops after the token check, which cannot block; EAGAIN is
-// returned as is after checking that the set is still ours.
-func (c *Condition) op(op string, body ...sembuf) error {
-	s := c.s
-	var ops [tokOps + condNotifyOps]sembuf
-	tokenCheck(ops[:], s.tok)
-	n := tokOps + copy(ops[tokOps:], body)
-	err := semopNowait(s.h.ID, ops[:n])
-	if err == syscall.EAGAIN {
-		if _, verr := s.values(op); verr != nil {
-			return verr
-		}
-		return err
-	}
-	if err != nil {
-		return opErr(op, s.h.ID, err)
-	}
-	return nil
-}
-
 // Wait releases the mutex, which this process must hold, sleeps until
 // notified or until ctx is done, and takes the mutex again before it
 // returns, whatever happened. It returns nil when notified, ctx's error
@@ -126,11 +106,11 @@ func (c *Condition) Wait(ctx context.Context) error {
 	if c.m.held.Load() <= 0 {
 		return c.notOwner(op)
 	}
-	if err := c.op(op, sembuf{semValue, 1, 0}); err != nil {
+	if err := c.s.nowait(op, sembuf{semValue, 1, 0}); err != nil {
 		return err
 	}
 	if err := c.m.Release(); err != nil {
-		c.op(op, sembuf{semValue, -1, flagNowait})
+		c.s.nowait(op, sembuf{semValue, -1, flagNowait})
 		return err
 	}
 	body := [condTakeOps]sembuf{{semRoom, -1, 0}}
@@ -139,7 +119,7 @@ func (c *Condition) Wait(ctx context.Context) error {
 		// Take the registration back; if a Notify counted it already
 		// (EAGAIN: no sleeper left), take the wake-up it gave, which is
 		// there or coming (every counted sleeper left a wake-up).
-		if rerr := c.op(op, sembuf{semValue, -1, flagNowait}); rerr == syscall.EAGAIN {
+		if rerr := c.s.nowait(op, sembuf{semValue, -1, flagNowait}); rerr == syscall.EAGAIN {
 			c.s.block(context.Background(), op, false, body[:], func(*[nsems]uint16) error { return nil })
 		}
 	}
@@ -186,7 +166,7 @@ func (c *Condition) Notify(n int) error {
 		if k == 0 {
 			return nil
 		}
-		err = c.op(op, sembuf{semValue, int16(-k), flagNowait}, sembuf{semRoom, int16(k), 0})
+		err = c.s.nowait(op, sembuf{semValue, int16(-k), flagNowait}, sembuf{semRoom, int16(k), 0})
 		if err == nil {
 			return nil
 		}

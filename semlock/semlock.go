@@ -405,6 +405,28 @@ func (s *SemLock) closedErr(op string) error {
 	return &Error{Op: op, ID: s.h.ID, Kind: ErrClosed}
 }
 
+// nowait runs body after the token check as one semop that cannot block
+// (each op of body carries IPC_NOWAIT or only raises a value). On EAGAIN it
+// reads the set: the handle is stale or the set gone → that error; else
+// syscall.EAGAIN itself, for the caller to read as "an IPC_NOWAIT op could
+// not proceed". body has at most maxOps-tokOps ops.
+func (s *SemLock) nowait(op string, body ...sembuf) error {
+	var ops [maxOps]sembuf
+	tokenCheck(ops[:], s.tok)
+	n := tokOps + copy(ops[tokOps:], body)
+	err := semopNowait(s.h.ID, ops[:n])
+	if err == syscall.EAGAIN {
+		if _, verr := s.values(op); verr != nil {
+			return verr
+		}
+		return err
+	}
+	if err != nil {
+		return opErr(op, s.h.ID, err)
+	}
+	return nil
+}
+
 // values reads every value of the set and checks that it is still ours.
 func (s *SemLock) values(op string) (*[nsems]uint16, error) {
 	var v [nsems]uint16
