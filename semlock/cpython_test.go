@@ -106,16 +106,7 @@ func TestAcquireTimeouts(t *testing.T) {
 	leakcheck.Check(t)
 	for _, kind := range []semlock.Kind{semlock.Semaphore, semlock.Mutex} {
 		t.Run(kind.String(), func(t *testing.T) {
-			var s *semlock.SemLock
-			if kind == semlock.Mutex {
-				s = newSet(t, kind, 1, 1)
-				if err := s.Acquire(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				defer s.Release()
-			} else {
-				s = newSet(t, kind, 0, 2)
-			}
+			s := exhausted(t, kind)
 			mustTry(t, s, false)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 0)

@@ -298,6 +298,21 @@ func newSet(t testing.TB, kind semlock.Kind, v, max int, opts ...semlock.Option)
 	return s
 }
 
+// exhausted returns a set of kind with no unit available: a semaphore of
+// value 0 (max 2), or a mutex this process holds until the test ends.
+func exhausted(t testing.TB, kind semlock.Kind) *semlock.SemLock {
+	t.Helper()
+	if kind != semlock.Mutex {
+		return newSet(t, kind, 0, 2)
+	}
+	s := newSet(t, kind, 1, 1)
+	if err := s.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Release() }) // runs before newSet's Remove; an error once removed is fine
+	return s
+}
+
 // uniqueName is a set name no other test run uses.
 func uniqueName(t testing.TB) string {
 	return fmt.Sprintf("t%d-%d-%s", os.Getpid(), time.Now().UnixNano()%1e9, strings.ReplaceAll(t.Name(), "/", "."))

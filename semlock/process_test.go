@@ -156,15 +156,7 @@ func TestRemoveWakesWaiter(t *testing.T) {
 	leakcheck.Check(t)
 	for _, kind := range []semlock.Kind{semlock.Semaphore, semlock.Mutex} {
 		t.Run(kind.String(), func(t *testing.T) {
-			var s *semlock.SemLock
-			if kind == semlock.Mutex {
-				s = newSet(t, kind, 1, 1)
-				if err := s.Acquire(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				s = newSet(t, kind, 0, 1)
-			}
+			s := exhausted(t, kind)
 			h := s.Handle()
 			c := startHelper(t, "acquire", &h, "")
 			c.expect("waiting")
