@@ -298,6 +298,20 @@ func newSet(t testing.TB, kind semlock.Kind, v, max int, opts ...semlock.Option)
 	return s
 }
 
+// wantCanceled waits (30 s at most) for a cancelled Acquire's result on
+// done and fails the test unless it is context.Canceled.
+func wantCanceled(t testing.TB, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled Acquire: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cancelled Acquire did not return")
+	}
+}
+
 // exhausted returns a set of kind with no unit available: a semaphore of
 // value 0 (max 2), or a mutex this process holds until the test ends.
 func exhausted(t testing.TB, kind semlock.Kind) *semlock.SemLock {

@@ -222,14 +222,7 @@ func TestCancelInProcess(t *testing.T) {
 		go func() { done <- s.Acquire(ctx) }()
 		waitFor(t, "two waiters", func() bool { return waiters(t, s) == 2 })
 		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("cancelled Acquire: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("cancelled Acquire did not return")
-		}
+		wantCanceled(t, done)
 	}
 	select {
 	case err := <-stay:
