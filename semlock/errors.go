@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (test
@@ -91,32 +93,11 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
+// errnoName names e as the kernel headers do ("EINVAL"), or, for an errno
+// golang.org/x/sys/unix has no name for, gives its number and text.
 func errnoName(e syscall.Errno) string {
-	switch e {
-	case syscall.EIDRM:
-		return "EIDRM"
-	case syscall.EINVAL:
-		return "EINVAL"
-	case syscall.EACCES:
-		return "EACCES"
-	case syscall.ENOSPC:
-		return "ENOSPC"
-	case syscall.ERANGE:
-		return "ERANGE"
-	case syscall.EAGAIN:
-		return "EAGAIN"
-	case syscall.EEXIST:
-		return "EEXIST"
-	case syscall.ENOENT:
-		return "ENOENT"
-	case syscall.EFBIG:
-		return "EFBIG"
-	case syscall.ENOMEM:
-		return "ENOMEM"
-	case syscall.EPERM:
-		return "EPERM"
-	case syscall.E2BIG:
-		return "E2BIG"
+	if name := unix.ErrnoName(e); name != "" {
+		return name
 	}
 	return fmt.Sprintf("errno %d: %v", int(e), e)
 }
