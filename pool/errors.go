@@ -36,16 +36,24 @@ var (
 )
 
 // TaskError is the error of a task that did not return a result: which
-// task, which worker ran it, and what happened (Err).
+// task, which worker ran it, and what happened (Err). A panicking task's
+// stack is in Stack, never in the Error text.
 type TaskError struct {
 	Task   string // the task's name
 	Seq    uint64 // the task's number in its pool, from 1; 0 if it was never queued
 	Worker int    // pid of the worker that ran it, 0 if none did
 	Err    error  // ErrRemote, ErrPanic, ErrWorkerDied, a ctx error, ...
 	Msg    string // the task's error text, the panic value, or how the worker exited
-	Stack  string // the panicking goroutine's stack, for ErrPanic
+	Stack  string // the panicking goroutine's stack, for ErrPanic; not part of Error's text
 }
 
+// Error says which task failed, on which worker, and why:
+//
+//	pool: task "crash" #3 (worker pid 4711): worker died: signal: killed
+//
+// It leaves out Stack, which can run to many kilobytes, so that logging
+// or wrapping the error does not print a stack: print Stack where it is
+// wanted.
 func (e *TaskError) Error() string {
 	s := fmt.Sprintf("pool: task %q", e.Task)
 	if e.Seq != 0 {
@@ -61,9 +69,6 @@ func (e *TaskError) Error() string {
 		s += ": " + e.Err.Error() + ": " + e.Msg
 	default:
 		s += ": " + e.Err.Error()
-	}
-	if e.Stack != "" {
-		s += "\n" + e.Stack
 	}
 	return s
 }

@@ -232,6 +232,11 @@ func TestPanicReturnsValueAndStack(t *testing.T) {
 	if te.Msg != "boom" || !strings.Contains(te.Stack, "panicHere") || te.Task != "panic" || te.Worker == 0 {
 		t.Errorf("panic error: %+v", te)
 	}
+	// The message says what happened, without the stack: that is in Stack.
+	want := fmt.Sprintf(`pool: task "panic" #%d (worker pid %d): task panicked: boom`, te.Seq, te.Worker)
+	if msg := err.Error(); msg != want || strings.Contains(msg, "panicHere") {
+		t.Errorf("panic error's message %q, want %q (no stack)", msg, want)
+	}
 	// The worker survives a panic: same pid, no restart.
 	if _, err := square.Call(ctx, p, 2); err != nil {
 		t.Fatal(err)
@@ -1109,8 +1114,17 @@ func TestTaskCallsGoexit(t *testing.T) {
 	leakcheck.Check(t)
 	p := newPool(t, pool.Workers(1))
 	ctx := testCtx(t)
-	if _, err := goexit.Call(ctx, p, 0); !errors.Is(err, pool.ErrPanic) || !strings.Contains(err.Error(), "Goexit") {
+	_, err := goexit.Call(ctx, p, 0)
+	if !errors.Is(err, pool.ErrPanic) || !strings.Contains(err.Error(), "Goexit") {
 		t.Fatalf("runtime.Goexit in a task: %v", err)
+	}
+	// The stack is in Stack, not in the message.
+	var te *pool.TaskError
+	if !errors.As(err, &te) {
+		t.Fatalf("runtime.Goexit in a task: %T, want a *pool.TaskError", err)
+	}
+	if !strings.Contains(te.Stack, "runtime.Goexit") || strings.Contains(err.Error(), "runtime.Goexit(") {
+		t.Errorf("runtime.Goexit in a task: message %q, stack %q: want the stack in Stack only", err, te.Stack)
 	}
 	if v, err := square.Call(ctx, p, 4); err != nil || v != 16 {
 		t.Fatalf("after Goexit: %d, %v", v, err)
