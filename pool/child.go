@@ -330,7 +330,7 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 		}
 		defer c.limit.Release()
 	}
-	out, err, pv, stack := call1(h, ctx, t.in, func() {
+	out, pv, stack, err := call1(h, ctx, t.in, func() {
 		// runtime.Goexit in the task: this goroutine is ending, with no
 		// result to return. Report it like a panic and exit: the pool
 		// replaces this worker.
@@ -360,7 +360,7 @@ func ctxKind(err error) byte {
 
 // call1 runs h, turning a panic into its value and stack; if h calls
 // runtime.Goexit, goexit runs (and must not return).
-func call1(h handler, ctx context.Context, in []byte, goexit func()) (out []byte, err error, pv, stack string) {
+func call1(h handler, ctx context.Context, in []byte, goexit func()) (out []byte, pv, stack string, err error) {
 	returned := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -375,7 +375,7 @@ func call1(h handler, ctx context.Context, in []byte, goexit func()) (out []byte
 	}()
 	out, err = h(ctx, in)
 	returned = true
-	return out, err, "", ""
+	return out, "", "", err
 }
 
 // taskCtx is a task's context: cancelled by a cancel frame or its

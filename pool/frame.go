@@ -144,10 +144,6 @@ func (fr *frameReader) next() (frame, error) {
 	return f, nil
 }
 
-// buffered reports whether a whole frame header is already buffered:
-// a worker flushes its results when it has no more input at hand.
-func (fr *frameReader) buffered() int { return fr.r.Buffered() }
-
 type taskBody struct {
 	deadline int64
 	timeout  int64
