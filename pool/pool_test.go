@@ -63,9 +63,10 @@ var (
 		case "exit":
 			os.Exit(3)
 		case "goroutine-panic":
-			done := make(chan bool)
-			go func() { var m map[string]int; m["x"] = 1; done <- true }()
-			<-done
+			// A panic in a goroutine of the task's own, which the worker
+			// cannot recover: the process dies (exit status 2).
+			go panicHere("in a goroutine of the task")
+			time.Sleep(time.Minute)
 		}
 		return 0, nil
 	})
