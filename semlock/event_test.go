@@ -32,8 +32,8 @@ func isSet(t testing.TB, ev *semlock.Event) bool {
 }
 
 // timedWait runs ev.Wait with timeout d (0: already expired, <0: none) and
-// returns its error and how long it took.
-func timedWait(ev *semlock.Event, d time.Duration) (error, time.Duration) {
+// returns how long it took and its error.
+func timedWait(ev *semlock.Event, d time.Duration) (time.Duration, error) {
 	start := time.Now() // first: the deadline is d after this at least
 	ctx := context.Background()
 	if d >= 0 {
@@ -42,7 +42,7 @@ func timedWait(ev *semlock.Event, d time.Duration) (error, time.Duration) {
 		defer cancel()
 	}
 	err := ev.Wait(ctx)
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // CPython's _TestEvent.test_event: unset, waits of 0 and 100 ms time out;
@@ -53,10 +53,10 @@ func TestEventCPython(t *testing.T) {
 	if isSet(t, ev) {
 		t.Fatal("a new event is set")
 	}
-	if err, _ := timedWait(ev, 0); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := timedWait(ev, 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("wait(0) on a clear event: %v, want DeadlineExceeded", err)
 	}
-	err, took := timedWait(ev, 100*time.Millisecond)
+	took, err := timedWait(ev, 100*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || took < 100*time.Millisecond {
 		t.Fatalf("wait(100 ms) on a clear event: %v after %v", err, took)
 	}
@@ -67,7 +67,7 @@ func TestEventCPython(t *testing.T) {
 		t.Fatal("not set after Set")
 	}
 	for _, d := range []time.Duration{-1, 0, 100 * time.Millisecond} {
-		if err, _ := timedWait(ev, d); err != nil {
+		if _, err := timedWait(ev, d); err != nil {
 			t.Fatalf("wait(%v) on a set event: %v", d, err)
 		}
 	}
