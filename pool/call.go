@@ -147,7 +147,7 @@ func (p *Pool) cancelCall(c *call, cause error) {
 // to halt: to start no other task, and say so if it still runs c. The
 // pool stops w when it says so (see halted), never on its own guess: c
 // may have returned just now, and the signal would then kill the next
-// task, innocent. A worker that does not answer within KillDelay is
+// task, innocent. A worker that does not answer within WaitDelay is
 // stopped all the same. A task given ahead of time is answered as soon
 // as the worker reads the cancellation; one still unanswered behind
 // another is checked again later, never a reason to stop the worker and
@@ -162,7 +162,7 @@ func (p *Pool) checkCancelled(w *worker, c *call) {
 	case i == 0:
 		w.halts = append(w.halts, c.seq)
 		w.wakeup()
-		time.AfterFunc(p.cfg.killDelay, func() { p.unresponsive(w, c) })
+		time.AfterFunc(p.cfg.waitDelay, func() { p.unresponsive(w, c) })
 	case i > 0:
 		time.AfterFunc(max(p.cfg.cancelGrace, 100*time.Millisecond), func() { p.checkCancelled(w, c) })
 	}
@@ -182,7 +182,7 @@ func (p *Pool) halted(w *worker, seq uint64) {
 	}
 }
 
-// unresponsive stops w if, KillDelay after it was asked to halt, it
+// unresponsive stops w if, WaitDelay after it was asked to halt, it
 // neither said so nor answered c.
 func (p *Pool) unresponsive(w *worker, c *call) {
 	p.mu.Lock()

@@ -40,7 +40,7 @@ func TestCancelPrefetchedTask(t *testing.T) {
 	leakcheck.Check(t)
 	const grace = 200 * time.Millisecond
 	p := newPool(t, pool.Workers(1), pool.Prefetch(4), pool.CancelGrace(grace),
-		pool.KillDelay(200*time.Millisecond))
+		pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	open := t.TempDir() + "/open"
 	long := gate.Submit(ctx, p, open)
@@ -78,7 +78,7 @@ func TestCancelPrefetchedTask(t *testing.T) {
 func TestMapBreakWithPrefetched(t *testing.T) {
 	leakcheck.Check(t)
 	const grace = 200 * time.Millisecond
-	p := newPool(t, pool.Workers(2), pool.CancelGrace(grace), pool.KillDelay(200*time.Millisecond))
+	p := newPool(t, pool.Workers(2), pool.CancelGrace(grace), pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	// Many short tasks first: the pool then gives workers many ahead.
 	for r := range square.Map(ctx, p, slices.Values(make([]int, 2000)), pool.Unordered()) {
@@ -127,7 +127,7 @@ func TestMapBreakWithPrefetched(t *testing.T) {
 func TestStuckCancelledTaskWithTasksBehind(t *testing.T) {
 	leakcheck.Check(t)
 	p := newPool(t, pool.Workers(1), pool.Prefetch(8), pool.CancelGrace(100*time.Millisecond),
-		pool.KillDelay(300*time.Millisecond))
+		pool.WaitDelay(300*time.Millisecond))
 	ctx := testCtx(t)
 	path := t.TempDir() + "/pid"
 	cctx, cancel := context.WithCancel(ctx)
@@ -163,7 +163,7 @@ func TestStuckCancelledTaskWithTasksBehind(t *testing.T) {
 func TestMapCtxCancelWithPrefetched(t *testing.T) {
 	leakcheck.Check(t)
 	const grace = 200 * time.Millisecond
-	p := newPool(t, pool.Workers(1), pool.Prefetch(64), pool.CancelGrace(grace), pool.KillDelay(200*time.Millisecond))
+	p := newPool(t, pool.Workers(1), pool.Prefetch(64), pool.CancelGrace(grace), pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	open := t.TempDir() + "/open"
 	other := gate.Submit(ctx, p, open)
@@ -203,7 +203,7 @@ func TestMapCtxCancelWithPrefetched(t *testing.T) {
 func TestTimeoutWithPrefetched(t *testing.T) {
 	leakcheck.Check(t)
 	p := newPool(t, pool.Workers(1), pool.Prefetch(5), pool.Timeout(2*time.Second),
-		pool.CancelGrace(100*time.Millisecond), pool.KillDelay(200*time.Millisecond))
+		pool.CancelGrace(100*time.Millisecond), pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	var fs []*pool.Future[int]
 	for range 5 { // the last waits 4 × 700 ms behind the others, in the worker

@@ -25,7 +25,7 @@ type config struct {
 	mutexes      []string
 	prefetch     int
 	cancelGrace  time.Duration
-	killDelay    time.Duration
+	waitDelay    time.Duration
 	startTimeout time.Duration
 	errs         []error
 }
@@ -152,8 +152,8 @@ func Prefetch(n int) Option {
 }
 
 // CancelGrace sets how long a worker has to return from a task whose ctx
-// is done before it is stopped (default 1s); KillDelay how long a stopped
-// worker has between SIGTERM and SIGKILL (default 2s).
+// is done before it is stopped (default 1s). See WaitDelay for how it is
+// stopped.
 func CancelGrace(d time.Duration) Option {
 	return func(c *config) {
 		if d < 0 {
@@ -163,13 +163,18 @@ func CancelGrace(d time.Duration) Option {
 	}
 }
 
-// KillDelay: see CancelGrace.
-func KillDelay(d time.Duration) Option {
+// WaitDelay sets how long a worker the pool stops (Stop, a cancelled task
+// that has not returned within CancelGrace, a worker that failed to start
+// or broke its stream) has between SIGTERM to its process group and
+// SIGKILL (default 2s): the name and meaning of spawn.Cmd.WaitDelay. A
+// worker asked to halt for a cancelled task that does not answer within
+// WaitDelay is stopped all the same.
+func WaitDelay(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
-			c.bad("KillDelay(%v): want a positive duration", d)
+			c.bad("WaitDelay(%v): want a positive duration", d)
 		}
-		c.killDelay = d
+		c.waitDelay = d
 	}
 }
 
@@ -189,7 +194,7 @@ func newConfig(opts []Option) (config, error) {
 		workers:      runtime.NumCPU(),
 		log:          hclog.NewNullLogger(),
 		cancelGrace:  time.Second,
-		killDelay:    2 * time.Second,
+		waitDelay:    2 * time.Second,
 		startTimeout: 30 * time.Second,
 	}
 	for _, o := range opts {

@@ -189,7 +189,7 @@ func (p *Pool) Close() error {
 }
 
 // Stop stops at once: queued and running tasks fail with ErrStopped,
-// the workers get SIGTERM, then SIGKILL after KillDelay, and the pool's
+// the workers get SIGTERM, then SIGKILL after WaitDelay, and the pool's
 // sets are removed. It returns when no worker is left.
 func (p *Pool) Stop() error {
 	p.mu.Lock()

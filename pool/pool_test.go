@@ -416,7 +416,7 @@ func TestCancelCooperativeTask(t *testing.T) {
 func TestTimeoutStopsStuckWorker(t *testing.T) {
 	leakcheck.Check(t)
 	p := newPool(t, pool.Workers(1), pool.Timeout(300*time.Millisecond),
-		pool.CancelGrace(100*time.Millisecond), pool.KillDelay(200*time.Millisecond))
+		pool.CancelGrace(100*time.Millisecond), pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	w, err := pid.Call(ctx, p, 0)
 	if err != nil {
@@ -524,7 +524,7 @@ func TestCloseDrainsAndLeavesNothing(t *testing.T) {
 
 func TestStopFailsPending(t *testing.T) {
 	leakcheck.Check(t)
-	p := newPool(t, pool.Workers(2), pool.KillDelay(200*time.Millisecond))
+	p := newPool(t, pool.Workers(2), pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	var fs []*pool.Future[int]
 	for range 100 {
@@ -1042,7 +1042,7 @@ func TestMapEdges(t *testing.T) {
 
 func TestStopWithManyQueued(t *testing.T) {
 	leakcheck.Check(t)
-	p := newPool(t, pool.Workers(2), pool.KillDelay(200*time.Millisecond))
+	p := newPool(t, pool.Workers(2), pool.WaitDelay(200*time.Millisecond))
 	ctx := testCtx(t)
 	fs := make([]*pool.Future[int], 10_000)
 	for i := range fs {

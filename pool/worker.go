@@ -83,7 +83,7 @@ func (p *Pool) startWorker() error {
 	cmd.ExtraFiles = []*os.File{inR, outW}
 	cmd.Env = append(os.Environ(), workerEnv+"=v1 "+p.cfg.init)
 	cmd.Locks = p.locks
-	cmd.WaitDelay = p.cfg.killDelay
+	cmd.WaitDelay = p.cfg.waitDelay
 	cmd.Stdout = os.Stderr // a task's prints must not mix with the service's stdout
 	if p.cfg.logSet {
 		cmd.Logger = p.cfg.log
