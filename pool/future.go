@@ -76,7 +76,7 @@ type Result[T any] struct {
 	Err   error
 }
 
-// MapOption configures Map.
+// MapOption configures Map. A nil MapOption is ignored.
 type MapOption func(*mapOptions)
 
 type mapOptions struct {
@@ -90,7 +90,8 @@ func Unordered() MapOption { return func(o *mapOptions) { o.unordered = true } }
 
 // Window sets how many of Map's tasks may be submitted and unfinished at
 // once (default: enough to keep every worker busy); the inputs are read
-// no further ahead than that.
+// no further ahead than that. A window below 1 is 1: Map has no error of
+// its own to report it with.
 func Window(n int) MapOption { return func(o *mapOptions) { o.window = max(1, n) } }
 
 // Map runs the task on every input and yields the results, in input
@@ -104,7 +105,9 @@ func Window(n int) MapOption { return func(o *mapOptions) { o.window = max(1, n)
 func (t *Task[In, Out]) Map(ctx context.Context, p *Pool, inputs iter.Seq[In], opts ...MapOption) iter.Seq[Result[Out]] {
 	o := mapOptions{window: p.cfg.workers * 2 * maxDepth}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	return func(yield func(Result[Out]) bool) {
 		next, stop := iter.Pull(inputs)

@@ -10,7 +10,9 @@ import (
 	"github.com/poolrun/poolrun/semlock"
 )
 
-// Option configures New.
+// Option configures New. Each option has a constructor (Workers, Limit,
+// ...); an invalid value is not a panic but an error New returns, naming
+// the option, before it starts anything. A nil Option is ignored.
 type Option func(*config)
 
 type config struct {
@@ -198,7 +200,9 @@ func newConfig(opts []Option) (config, error) {
 		startTimeout: 30 * time.Second,
 	}
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	if len(c.errs) > 0 {
 		return c, c.errs[0]

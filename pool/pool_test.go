@@ -455,6 +455,69 @@ func TestCancelQueuedTask(t *testing.T) {
 	p.Close()
 }
 
+// Every option reports an invalid value as an error from New that names
+// it, and New then starts nothing; nil options are ignored.
+func TestInvalidOptions(t *testing.T) {
+	leakcheck.Check(t)
+	for _, c := range []struct {
+		opt  pool.Option
+		want string
+	}{
+		{pool.Workers(0), "Workers(0)"},
+		{pool.Limit(0), "Limit(0)"},
+		{pool.Limit(semlock.MaxValue + 1), "Limit(32768)"},
+		{pool.SharedLimit("bad name!", 2), `SharedLimit("bad name!")`},
+		{pool.SharedLimit("ok-name", 0), `SharedLimit("ok-name", 0)`},
+		{pool.MaxTasks(0), "MaxTasks(0)"},
+		{pool.Init(pool.Initializer{}), "Init"},
+		{pool.Timeout(0), "Timeout(0s)"},
+		{pool.Mutexes("bad name!"), `Mutexes("bad name!")`},
+		{pool.Prefetch(0), "Prefetch(0)"},
+		{pool.Prefetch(257), "Prefetch(257)"},
+		{pool.CancelGrace(-time.Second), "CancelGrace(-1s)"},
+		{pool.WaitDelay(0), "WaitDelay(0s)"},
+		{pool.WaitDelay(-time.Second), "WaitDelay(-1s)"},
+		{pool.StartTimeout(0), "StartTimeout(0s)"},
+	} {
+		p, err := pool.New(pool.Workers(1), c.opt)
+		if err == nil {
+			p.Stop()
+			t.Errorf("%s accepted", c.want)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "pool: "+c.want) {
+			t.Errorf("%s: error %q, want it to start with %q", c.want, err, "pool: "+c.want)
+		}
+	}
+	p := newPool(t, nil, pool.Workers(1), nil)
+	ctx := testCtx(t)
+	var got []int
+	for r := range square.Map(ctx, p, slices.Values([]int{1, 2, 3}), nil) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		got = append(got, r.Value)
+	}
+	if !slices.Equal(got, []int{1, 4, 9}) {
+		t.Errorf("Map with a nil option: %v, want [1 4 9]", got)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Define panics on a nil codec, as on its other programmer errors, rather
+// than at the first Submit.
+func TestDefineNilCodec(t *testing.T) {
+	defer func() {
+		r := recover()
+		if msg, _ := r.(string); !strings.Contains(msg, "WithCodec(nil)") {
+			t.Errorf("Define with WithCodec(nil): recovered %v, want a panic naming WithCodec(nil)", r)
+		}
+	}()
+	pool.Define("nil-codec", func(ctx context.Context, n int) (int, error) { return n, nil }, pool.WithCodec(nil))
+}
+
 func TestMisuse(t *testing.T) {
 	leakcheck.Check(t)
 	if _, err := pool.New(pool.Workers(0)); err == nil {

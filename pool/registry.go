@@ -58,14 +58,15 @@ type Task[In, Out any] struct {
 	codec Codec
 }
 
-// TaskOption configures Define.
+// TaskOption configures Define. A nil TaskOption is ignored.
 type TaskOption func(*taskOptions)
 
 type taskOptions struct{ codec Codec }
 
 // WithCodec makes a task encode its input and output with c instead of
 // JSON. An input or output of type []byte is never encoded: it passes
-// through untouched whatever the codec.
+// through untouched whatever the codec. A nil c makes Define panic, like
+// its other programmer errors.
 func WithCodec(c Codec) TaskOption { return func(o *taskOptions) { o.codec = c } }
 
 // Define registers fn as the task name and returns its typed handle.
@@ -77,14 +78,20 @@ func WithCodec(c Codec) TaskOption { return func(o *taskOptions) { o.codec = c }
 //	})
 //
 // In and Out are encoded with JSON unless WithCodec says otherwise; a
-// []byte passes through untouched. A duplicate or empty name panics.
+// []byte passes through untouched. A duplicate or empty name, a nil fn
+// or a nil codec panics.
 func Define[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), opts ...TaskOption) *Task[In, Out] {
 	o := taskOptions{codec: JSON}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if fn == nil {
 		panic("pool: Define " + name + ": nil function")
+	}
+	if o.codec == nil {
+		panic("pool: Define " + name + ": WithCodec(nil): a task needs a codec (JSON is the default)")
 	}
 	c := o.codec
 	Register(name, func(ctx context.Context, b []byte) ([]byte, error) {
