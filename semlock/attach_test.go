@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -90,6 +91,8 @@ func TestBadInput(t *testing.T) {
 		{semlock.Semaphore, math.MinInt, math.MaxInt, nil, semlock.ErrRange, "max"},
 		{0, 1, 1, nil, semlock.ErrRange, "unknown kind"},
 		{semlock.Kind(200), 1, 1, nil, semlock.ErrRange, "unknown kind"},
+		{semlock.Semaphore, 1, 1, []semlock.Option{semlock.WithMode(os.ModeSetuid | 0o600)}, semlock.ErrRange, "WithMode"},
+		{semlock.Mutex, 1, 1, []semlock.Option{semlock.WithMode(os.ModeDir | 0o600)}, semlock.ErrRange, "WithMode"},
 	}
 	for _, c := range news {
 		if s, err := semlock.New(c.kind, c.value, c.max, c.opts...); !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.says) {
@@ -109,6 +112,32 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("New with a nil option: %v", err)
 	} else {
 		s.Remove()
+	}
+	// The other makers of sets check their options the same way.
+	badMode := semlock.WithMode(os.ModeSticky | 0o600)
+	if ev, err := semlock.NewEvent(badMode); !errors.Is(err, semlock.ErrRange) || !strings.Contains(err.Error(), "WithMode") {
+		if ev != nil {
+			ev.Remove()
+		}
+		t.Errorf("NewEvent(WithMode(sticky)): %v, want ErrRange saying WithMode", err)
+	}
+	if b, err := semlock.NewBarrier(2, nil, badMode); !errors.Is(err, semlock.ErrRange) || !strings.Contains(err.Error(), "WithMode") {
+		if b != nil {
+			b.Remove()
+		}
+		t.Errorf("NewBarrier(WithMode(sticky)): %v, want ErrRange saying WithMode", err)
+	}
+	mu := newSet(t, semlock.Mutex, 1, 1)
+	if c, err := semlock.NewCondition(mu, badMode); !errors.Is(err, semlock.ErrRange) || !strings.Contains(err.Error(), "WithMode") {
+		if c != nil {
+			c.Remove()
+		}
+		t.Errorf("NewCondition(WithMode(sticky)): %v, want ErrRange saying WithMode", err)
+	}
+	if ev, err := semlock.NewEvent(nil); err != nil {
+		t.Errorf("NewEvent with a nil option: %v", err)
+	} else {
+		ev.Remove()
 	}
 	for _, name := range []string{"", "-lead", ".x", "has space", "slash/", "nul\x00", "é", strings.Repeat("a", semlock.MaxNameLen+1)} {
 		if _, err := semlock.Open(name, semlock.Semaphore, 1, 1); !errors.Is(err, semlock.ErrName) {

@@ -144,11 +144,9 @@ func (s *SemLock) zcnt(op string, sem uint16) (int, error) {
 // checkOpts applies the options of NewEvent, NewBarrier, NewCondition:
 // WithMode only (their undo use is fixed by the kind).
 func checkOpts(op string, opts []Option) (options, error) {
-	o := options{mode: 0o600}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
+	o, err := applyOpts(op, opts)
+	if err != nil {
+		return o, err
 	}
 	if o.noUndo {
 		return o, rangeErr(op, "WithoutUndo applies to semaphores only")

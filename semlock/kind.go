@@ -81,7 +81,10 @@ type Handle struct {
 	Token    uint32 // 30-bit generation token written at creation
 }
 
-// Option sets a rare setting of New and Open.
+// Option sets a rare setting of New, Open, NewEvent, NewBarrier and
+// NewCondition. An option those do not accept, or an invalid value, is an
+// ErrRange error from them, before any set is made. A nil Option is
+// ignored.
 type Option func(*options)
 
 type options struct {
@@ -89,10 +92,25 @@ type options struct {
 	noUndo bool
 }
 
-// WithMode sets the permission bits of a set created by New or Open
-// (default 0600: only this user).
+// applyOpts applies opts over the defaults and checks what every maker
+// of sets checks.
+func applyOpts(op string, opts []Option) (options, error) {
+	o := options{mode: 0o600}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.mode&^0o777 != 0 {
+		return o, rangeErr(op, "WithMode(%v): a set's mode has permission bits only (0o777)", o.mode)
+	}
+	return o, nil
+}
+
+// WithMode sets the permission bits of the set made (default 0600: only
+// this user). Bits outside 0o777 (os.ModeDir, setuid, ...) are an error.
 func WithMode(mode os.FileMode) Option {
-	return func(o *options) { o.mode = mode & 0o777 }
+	return func(o *options) { o.mode = mode }
 }
 
 // WithoutUndo makes a Semaphore's acquire and release plain, without

@@ -97,11 +97,9 @@ const (
 )
 
 func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (options, error) {
-	o := options{mode: 0o600}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
+	o, err := applyOpts(op, opts)
+	if err != nil {
+		return o, err
 	}
 	switch kind {
 	case Mutex:
