@@ -4,7 +4,7 @@ import "time"
 
 // The layout of every set this package creates. Each SemLock is one set
 // of nsems semaphores, so that every state change is a single atomic semop
-// over several of them (DESIGN.md, rule 1).
+// over several of them (docs/design.md, rule 1).
 const (
 	semValue  = 0  // units available
 	semRoom   = 1  // maxvalue - value: a release past the max fails atomically

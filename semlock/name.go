@@ -34,7 +34,7 @@ func ValidateName(name string) error {
 // nameKey maps a user's set name to a SysV key and a 30-bit fingerprint,
 // both from SHA-256 over the uid and the name, so users never share a key
 // by accident and a key collision between two names is detected by the
-// fingerprint the set carries (DESIGN.md, rule 6).
+// fingerprint the set carries (docs/design.md, rule 6).
 func nameKey(uid int, name string) (key int32, fp uint32) {
 	h := sha256.Sum256([]byte("poolrun/v1\x00" + strconv.Itoa(uid) + "\x00" + name))
 	key = int32(binary.BigEndian.Uint32(h[0:4]))

@@ -285,8 +285,9 @@ func (in *setInfo) handle(id int) Handle {
 }
 
 // Attach attaches to the set h names, after checking that it is that
-// very set (DESIGN.md, rule 5): it exists, has our layout, belongs to this
-// user, and has the handle's key, creator, token, kind, max and undo.
+// very set (docs/design.md, rule 5): it exists, has our layout, belongs
+// to this user, and has the handle's key, creator, token, kind, max and
+// undo.
 // What does not match is named in the error: ErrRemoved if the set is
 // gone, ErrStale if the id now names another set, ErrMismatch if the set
 // is the handle's but the handle's fields disagree with it.
