@@ -71,9 +71,9 @@ func (p *Pool) Submit(ctx context.Context, name string, in []byte) *Future[[]byt
 // Result is one output of Map: the position of its input, and the
 // task's output or error.
 type Result[T any] struct {
-	Index int
-	Value T
-	Err   error
+	Index int   // the input's position in Map's inputs, from 0
+	Value T     // the task's output, when Err is nil
+	Err   error // the task's error, a *TaskError
 }
 
 // MapOption configures Map. A nil MapOption is ignored.

@@ -15,7 +15,17 @@ import (
 // ErrBrokenBarrier instead of hanging, and so does every later Wait until
 // Reset.
 //
-// The set (no gate mutex, no lock holder that could die):
+// The barrier has no lock a party could die holding. Every operation
+// checks, in the same atomic semop, that the set is still the handle's:
+// a handle whose set was removed and whose id was reused never touches
+// the newer set.
+type Barrier struct {
+	s      *SemLock
+	action func() error
+}
+
+// How a Barrier uses its set (implementation; the layout is in layout.go).
+// There is no gate mutex, so no lock holder that could die:
 //
 //   - semValue and semRoom are the arrivals still missing in rounds of
 //     parity 0 and 1 (R0, R1). Exactly one of them is non-zero: the current
@@ -47,10 +57,6 @@ import (
 // of the arrival (arrival and arming in one would take 3+4), and why the
 // round's parity is read from which counter is non-zero instead of a
 // third semaphore the arrival would have to check.
-type Barrier struct {
-	s      *SemLock
-	action func() error
-}
 
 // Barrier ops after the token check; each array fits darwin's 5 ops.
 const (

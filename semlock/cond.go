@@ -11,8 +11,17 @@ import (
 // mutex Waits (releasing the mutex while it sleeps, holding it again when
 // Wait returns), another holder Notifies.
 //
-// Its set counts sleepers (semValue: registered and not yet notified) and
-// wake-ups (semRoom: notified and not yet taken). Wait registers
+// A sleeper killed while waiting costs at most one spurious wake-up
+// later, never a lost one: use WaitFor, which loops. AttachCondition
+// checks that it is given the mutex the Condition was made with.
+type Condition struct {
+	s *SemLock
+	m *SemLock
+}
+
+// How a Condition uses its set (implementation; the layout is in
+// layout.go). The set counts sleepers (semValue: registered and not yet
+// notified) and wake-ups (semRoom: notified and not yet taken). Wait registers
 // {sleepers:+1}, releases the mutex and takes a wake-up {wakes:-1};
 // Notify(n) moves k = min(n, sleepers) from one to the other in one semop
 // {sleepers:-k|NOWAIT, wakes:+k}. Wake-ups are anonymous: whichever
@@ -29,12 +38,8 @@ import (
 // fall back at its death instead, but a death between taking the wake-up
 // and cancelling the undo would then lose another sleeper's notification.
 //
-// The set records the mutex's generation token: AttachCondition checks
-// that it is given the mutex the Condition was made with.
-type Condition struct {
-	s *SemLock
-	m *SemLock
-}
+// The set records the mutex's generation token (semName1, semName2), for
+// AttachCondition's check.
 
 // Condition ops after the token check; each array fits darwin's 5 ops.
 const (

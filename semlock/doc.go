@@ -7,15 +7,14 @@
 // is handed to the next acquirer with ErrOwnerDead, units held by a killed
 // process come back (SEM_UNDO), and a blocked Acquire honours its context.
 //
-// Each SemLock is one set of semaphores (value, room, a mutex's free mark,
-// abort, generation token, layout marker, config, max, name fingerprint),
-// so each state change is one atomic semop, and every op starts with a
-// check of the set's generation token (three ops: take the token, test for
-// zero, give it back): a handle whose set was removed and whose id was
-// reused never touches the newer set.
+// Each SemLock is one kernel set, so each state change is one atomic
+// semop, and every operation checks, inside that same semop, that the set
+// is still the one its handle names: a handle whose set was removed and
+// whose id was reused never touches the newer set. (The set's layout is
+// an implementation detail: see layout.go.)
 //
 // On Linux a blocked Acquire sleeps in semtimedop and is woken on
-// cancellation through the abort semaphore, without polling. darwin has no
+// cancellation at once, without polling. darwin has no
 // semtimedop: waits with a deadline or a cancellable context poll there
 // (1 ms growing to 20 ms), a semop takes at most 5 ops, and a process has
 // at most 10 undo entries (kern.sysv.semume).

@@ -57,6 +57,8 @@ type Error struct {
 	Err   error         // the cause, if another error (a context's, a barrier action's); nil if none
 }
 
+// Error reads "semlock: <op> set <id>: <sentinel>: <what to do> (<errno>)",
+// leaving out what is empty.
 func (e *Error) Error() string {
 	s := "semlock: " + e.Op
 	if e.ID >= 0 {

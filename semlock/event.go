@@ -9,16 +9,18 @@ import (
 // Event is a flag shared between processes, like CPython's
 // multiprocessing.Event: Set raises it, Clear lowers it, and Wait blocks
 // until it is set. It is state, not ownership: no operation uses undo, so
-// an event stays set (or clear) when the process that set it dies.
-//
-// In its set, semValue is 1 when the event is set and semRoom is 1 when
-// it is clear (value and room of a semaphore of max 1). Wait waits for
-// room to be zero: a wait-for-zero semop, so every waiter wakes at once
-// when Set lowers it, and one op array (token check, abort, room:0) is
-// all a wait needs.
+// an event stays set (or clear) when the process that set it dies. One
+// Set wakes every waiter, in every process, at once.
 type Event struct {
 	s *SemLock
 }
+
+// How an Event uses its set (implementation; the layout is in layout.go):
+// semValue is 1 when the event is set and semRoom is 1 when it is clear
+// (value and room of a semaphore of max 1). Wait waits for room to be
+// zero: a wait-for-zero semop, so every waiter wakes at once when Set
+// lowers it, and one op array (token check, abort, room:0) is all a wait
+// needs.
 
 // Event ops after the token check; each array fits darwin's 5 ops.
 const (

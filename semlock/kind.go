@@ -74,8 +74,8 @@ type Handle struct {
 	Name     string // set name for a named set; "" for a private one
 	Key      int32  // SysV key; 0 (IPC_PRIVATE) for a private set
 	ID       int    // semid
-	Kind     Kind
-	MaxValue int
+	Kind     Kind   // what the set is
+	MaxValue int    // the max value of a Semaphore; 1 for a Mutex
 	Undo     bool   // whether unit operations use SEM_UNDO
 	Creator  int    // pid of the process that created the set
 	Token    uint32 // 30-bit generation token written at creation

@@ -9,15 +9,15 @@ import (
 
 // Info describes one of this user's poolrun sets, as List reports it.
 type Info struct {
-	Handle              // Name is "" (a set stores a fingerprint of its name, not the name)
-	Named     bool      // created by Open (its key is not IPC_PRIVATE)
-	Value     int       // units available
-	Waiters   int       // threads blocked in Acquire (in Wait for an Event, Barrier or Condition)
-	Held      bool      // Mutex: the held mark is set (by a live or a dead holder)
-	LastPID   int       // the last process that acquired or released
-	Created   time.Time // sem_ctime: when the set was created
-	Mode      os.FileMode
-	CreatorUp bool // the creator process is alive (and not a newer process with its pid)
+	Handle                // Name is "" (a set stores a fingerprint of its name, not the name)
+	Named     bool        // created by Open (its key is not IPC_PRIVATE)
+	Value     int         // units available
+	Waiters   int         // threads blocked in Acquire (in Wait for an Event, Barrier or Condition)
+	Held      bool        // Mutex: held, by a live holder or one that died holding it
+	LastPID   int         // the last process that acquired or released
+	Created   time.Time   // when the set was created (sem_ctime)
+	Mode      os.FileMode // the set's permission bits (see WithMode)
+	CreatorUp bool        // the creator process is alive (and not a newer process with its pid)
 }
 
 // List returns the poolrun sets of this user, in id order. Sets of other
