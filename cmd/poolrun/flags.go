@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/poolrun/poolrun/batch"
 	"math"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -34,7 +34,7 @@ type options struct {
 	timeout time.Duration
 	grace   time.Duration
 	retries int
-	halt    haltSpec
+	halt    batch.Halt
 
 	joblog       string
 	resume       bool
@@ -137,21 +137,26 @@ var flagSpecs = []flagSpec{
 	{[]string{"--version"}, "", func(o *options, _ string) error { o.version = true; return nil }},
 }
 
-func lookupFlag(name string) *flagSpec {
-	for i := range flagSpecs {
-		for _, n := range flagSpecs[i].names {
+func lookupFlag(specs []flagSpec, name string) *flagSpec {
+	for i := range specs {
+		for _, n := range specs[i].names {
 			if n == name {
-				return &flagSpecs[i]
+				return &specs[i]
 			}
 		}
 	}
 	return nil
 }
 
-// parseArgs parses a batch run's command line: flags, then the command,
-// with ":::" and "::::" input sources anywhere after the flags.
-func parseArgs(args []string) (*options, error) {
-	o := &options{delim: '\n', jobs: runtime.NumCPU(), grace: time.Second, retries: 1}
+// newOptions is the options of a command line with no flags.
+func newOptions() *options {
+	return &options{delim: '\n', jobs: runtime.NumCPU(), grace: time.Second, retries: 1}
+}
+
+// parseFlags applies the flags at the start of args (up to "--", ":::",
+// "::::" or the first word that is not a flag) to o, and returns the
+// rest. Flags are looked up in specs.
+func parseFlags(args []string, specs []flagSpec, o *options) ([]string, error) {
 	i := 0
 	for i < len(args) {
 		a := args[i]
@@ -169,11 +174,11 @@ func parseArgs(args []string) (*options, error) {
 			}
 		} else if len(a) > 2 {
 			// -j4, -afile: a short flag with its value attached.
-			if f := lookupFlag(a[:2]); f != nil && f.value != "" {
+			if f := lookupFlag(specs, a[:2]); f != nil && f.value != "" {
 				name, val, hasVal = a[:2], a[2:], true
 			}
 		}
-		f := lookupFlag(name)
+		f := lookupFlag(specs, name)
 		if f == nil {
 			return nil, usagef("unknown flag %s", a)
 		}
@@ -193,8 +198,18 @@ func parseArgs(args []string) (*options, error) {
 			return nil, err
 		}
 	}
+	return args[i:], nil
+}
+
+// parseArgs parses a batch run's command line: flags, then the command,
+// with ":::" and "::::" input sources anywhere after the flags.
+func parseArgs(args []string) (*options, error) {
+	o := newOptions()
+	rest, err := parseFlags(args, flagSpecs, o)
+	if err != nil {
+		return nil, err
+	}
 	// The command, then input sources.
-	rest := args[i:]
 	for len(rest) > 0 && rest[0] != ":::" && rest[0] != "::::" {
 		o.command = append(o.command, rest[0])
 		rest = rest[1:]
@@ -304,47 +319,30 @@ func parseDelim(v string) (byte, error) {
 	return v[0], nil
 }
 
-// haltSpec is --halt: when to stop early.
-type haltSpec struct {
-	when  int     // 0 never, haltSoon, haltNow
-	what  int     // haltFail, haltSuccess, haltDone
-	count int     // N, or 0 if pct is used
-	pct   float64 // N%
-}
-
-const (
-	haltSoon = 1
-	haltNow  = 2
-
-	haltFail    = 1
-	haltSuccess = 2
-	haltDone    = 3
-)
-
 // parseHalt parses --halt: never, now|soon,fail|success|done=N|N%, or
 // GNU parallel's short forms 0 (never), 1 (soon,fail=1), 2 (now,fail=1).
-func parseHalt(v string) (haltSpec, error) {
+func parseHalt(v string) (batch.Halt, error) {
 	bad := func() error {
 		return usagef("--halt %q: want now|soon,fail|success|done=N|N%% (e.g. --halt soon,fail=1 or --halt now,fail=10%%), or never", v)
 	}
 	switch v {
 	case "never", "0":
-		return haltSpec{}, nil
+		return batch.Halt{}, nil
 	case "1":
-		return haltSpec{when: haltSoon, what: haltFail, count: 1}, nil
+		return batch.Halt{When: batch.HaltSoon, On: batch.HaltOnFail, Count: 1}, nil
 	case "2":
-		return haltSpec{when: haltNow, what: haltFail, count: 1}, nil
+		return batch.Halt{When: batch.HaltNow, On: batch.HaltOnFail, Count: 1}, nil
 	}
 	when, cond, ok := strings.Cut(v, ",")
 	if !ok {
-		return haltSpec{}, bad()
+		return batch.Halt{}, bad()
 	}
-	var h haltSpec
+	var h batch.Halt
 	switch when {
 	case "now":
-		h.when = haltNow
+		h.When = batch.HaltNow
 	case "soon":
-		h.when = haltSoon
+		h.When = batch.HaltSoon
 	default:
 		return h, bad()
 	}
@@ -354,11 +352,11 @@ func parseHalt(v string) (haltSpec, error) {
 	}
 	switch what {
 	case "fail":
-		h.what = haltFail
+		h.On = batch.HaltOnFail
 	case "success":
-		h.what = haltSuccess
+		h.On = batch.HaltOnSuccess
 	case "done":
-		h.what = haltDone
+		h.On = batch.HaltOnDone
 	default:
 		return h, bad()
 	}
@@ -367,41 +365,13 @@ func parseHalt(v string) (haltSpec, error) {
 		if err != nil || !(f > 0 && f <= 100) {
 			return h, bad()
 		}
-		h.pct = f
+		h.Percent = f
 		return h, nil
 	}
 	c, err := strconv.Atoi(n)
 	if err != nil || c < 1 {
 		return h, bad()
 	}
-	h.count = c
+	h.Count = c
 	return h, nil
-}
-
-// reached reports whether the halt condition holds after done jobs
-// finished, failed of them failed, out of total (0 if not known yet:
-// then percentages count the jobs started so far, started).
-func (h *haltSpec) reached(done, failed, total, started int) bool {
-	if h.when == 0 {
-		return false
-	}
-	n := failed
-	switch h.what {
-	case haltSuccess:
-		n = done - failed
-	case haltDone:
-		n = done
-	}
-	if h.pct == 0 {
-		return n >= h.count
-	}
-	if total == 0 {
-		total = started
-	}
-	return total > 0 && float64(n)*100 >= h.pct*float64(total)
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

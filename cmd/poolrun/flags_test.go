@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"github.com/poolrun/poolrun/batch"
 	"reflect"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestParseArgs(t *testing.T) {
 	if !reflect.DeepEqual(o.argFiles, []string{"f1", "f2", "f3"}) || !reflect.DeepEqual(o.args, []string{"a", "b"}) || !reflect.DeepEqual(o.command, []string{"echo", "{}"}) {
 		t.Errorf("files %q args %q command %q", o.argFiles, o.args, o.command)
 	}
-	if o.halt != (haltSpec{when: haltSoon, what: haltFail, pct: 20}) {
+	if o.halt != (batch.Halt{When: batch.HaltSoon, On: batch.HaltOnFail, Percent: 20}) {
 		t.Errorf("halt %+v", o.halt)
 	}
 	// Flags after the command belong to the command.
@@ -61,21 +62,23 @@ func TestParseArgsRejects(t *testing.T) {
 	}
 }
 
-func TestHaltReached(t *testing.T) {
-	h, _ := parseHalt("now,fail=2")
-	if h.reached(5, 1, 0, 5) || !h.reached(5, 2, 0, 5) {
-		t.Error("fail=2")
+func TestParseHalt(t *testing.T) {
+	for in, want := range map[string]batch.Halt{
+		"now,fail=2":    {When: batch.HaltNow, On: batch.HaltOnFail, Count: 2},
+		"soon,fail=50%": {When: batch.HaltSoon, On: batch.HaltOnFail, Percent: 50},
+		"now,success=1": {When: batch.HaltNow, On: batch.HaltOnSuccess, Count: 1},
+		"soon,done=3":   {When: batch.HaltSoon, On: batch.HaltOnDone, Count: 3},
+		"never":         {},
+		"2":             {When: batch.HaltNow, On: batch.HaltOnFail, Count: 1},
+	} {
+		if got, err := parseHalt(in); err != nil || got != want {
+			t.Errorf("parseHalt(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
 	}
-	h, _ = parseHalt("soon,fail=50%")
-	if h.reached(1, 1, 10, 4) || !h.reached(6, 5, 10, 10) {
-		t.Error("fail=50% of 10")
-	}
-	h, _ = parseHalt("now,success=1")
-	if h.reached(3, 3, 0, 4) || !h.reached(4, 3, 0, 4) {
-		t.Error("success=1")
-	}
-	if h, _ = parseHalt("never"); h.reached(100, 100, 100, 100) {
-		t.Error("never")
+	for _, in := range []string{"", "now", "now,fail", "now,fail=0", "later,fail=1", "now,fail=101%", "now,oops=1"} {
+		if _, err := parseHalt(in); err == nil {
+			t.Errorf("parseHalt(%q): no error", in)
+		}
 	}
 }
 

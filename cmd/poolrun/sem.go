@@ -6,15 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/poolrun/poolrun/rebuild"
 	"github.com/poolrun/poolrun/semlock"
+	"github.com/poolrun/poolrun/slots"
 	"github.com/poolrun/poolrun/spawn"
 )
 
@@ -114,6 +113,8 @@ func semRm(a string) error {
 
 // semRun is GNU sem --fg: take a slot of the named cap, run the command
 // in the foreground, give the slot back, exit with the command's status.
+// Inside a job of that very cap it runs on the job's slot, if no other run
+// in the job has it (see the slots package).
 func semRun(args []string, log hclog.Logger) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return fail(usagef("sem run needs a cap NAME first: poolrun sem run NAME -j N -- command..."))
@@ -122,33 +123,10 @@ func semRun(args []string, log hclog.Logger) int {
 	if err := semlock.ValidateName(name); err != nil {
 		return fail(usagef("sem run %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit", name))
 	}
-	args = args[1:]
-	jobs, jobsSet := runtime.NumCPU(), false
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		a := args[0]
-		args = args[1:]
-		if a == "--" {
-			break
-		}
-		var v string
-		switch {
-		case a == "-j" || a == "--jobs":
-			if len(args) == 0 {
-				return fail(usagef("flag %s needs a value (N)", a))
-			}
-			v, args = args[0], args[1:]
-		case strings.HasPrefix(a, "-j"):
-			v = a[2:]
-		case strings.HasPrefix(a, "--jobs="):
-			v = a[len("--jobs="):]
-		default:
-			return fail(usagef("sem run: unknown flag %s (sem run takes -j N)", a))
-		}
-		n, err := parseJobs(v, runtime.NumCPU())
-		if err != nil {
-			return fail(err)
-		}
-		jobs, jobsSet = n, true
+	o := newOptions()
+	args, err := parseFlags(args[1:], semRunFlags, o)
+	if err != nil {
+		return fail(err)
 	}
 	if len(args) == 0 {
 		return fail(usagef("sem run %s: no command to run", name))
@@ -158,45 +136,19 @@ func semRun(args []string, log hclog.Logger) int {
 		return fail(usagef("sem run: command %q not found in PATH", args[0]))
 	}
 
-	s, err := semlock.Open(name, semlock.Semaphore, jobs, jobs)
+	c, err := slots.Open(name, o.jobs)
 	if err != nil {
-		return fail(fmt.Errorf("sem run %s: %w", name, err))
+		return fail(fmt.Errorf("sem run %s: %s", name, message(err)))
 	}
-	defer s.Close()
-	recordName(name)
-	h := s.Handle()
-	if jobsSet && h.MaxValue != jobs {
-		fmt.Fprintf(os.Stderr, "poolrun: sem %s exists with %d slots (created earlier): -j %d does not resize it\n", name, h.MaxValue, jobs)
-	}
-	mark := strconv.Itoa(h.ID) + "." + strconv.FormatUint(uint64(h.Token), 10)
-	// Inside a job of this very cap: use the job's unit, if no other run
-	// in the job uses it (claimHeld).
-	// Else wait for a unit of the cap, retrying the claim meanwhile (the
-	// run that has it may end first: see jobCap.acquire).
-	var claim, pending *semlock.SemLock
-	if os.Getenv(heldEnv) == mark {
-		if parent, err := rebuild.FromEnv(); err == nil {
-			if m, ok := parent.Lookup(heldName); ok {
-				if claim = claimHeldLock(m); claim == nil {
-					pending = m
-				}
-			}
-			for _, n := range parent.Names() {
-				if l, _ := parent.Lookup(n); l != claim && l != pending {
-					l.Close()
-				}
-			}
-		}
-	}
-	held := claim != nil
 	defer func() {
-		if err := unclaim(claim); err != nil {
-			log.Error("giving the job's unit back", "error", err)
-		}
-		if pending != nil {
-			pending.Close()
+		if err := c.Close(); err != nil {
+			log.Error("giving the job's slot back", "error", err)
 		}
 	}()
+	recordName(name)
+	if n := c.Size(); o.jobsSet && n != o.jobs {
+		fmt.Fprintf(os.Stderr, "poolrun: sem %s exists with %d slots (created earlier): -j %d does not resize it\n", name, n, o.jobs)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -211,61 +163,38 @@ func semRun(args []string, log hclog.Logger) int {
 	}()
 	defer signal.Stop(sigs)
 
-	for !held {
-		actx, acancel := ctx, context.CancelFunc(func() {})
-		if pending != nil {
-			actx, acancel = context.WithTimeout(ctx, pollClaim)
-		}
-		err := s.Acquire(actx)
-		acancel()
-		if err == nil {
-			defer func() {
-				if err := s.Release(); err != nil {
-					log.Error("giving the slot back", "error", err)
-				}
-			}()
-			break
-		}
-		if pending == nil || ctx.Err() != nil {
-			if sg := got.load(); sg != 0 {
-				return 128 + int(sg)
-			}
-			return fail(fmt.Errorf("sem run %s: %w", name, err))
-		}
-		if claimHeldLock(pending) != nil {
-			claim, pending, held = pending, nil, true
-		}
-	}
-	// The command's own held mutex: one run started in it may use this
-	// unit, others take units of the cap.
-	m, err := spawn.NewTracked(semlock.Mutex, 1, 1)
+	slot, err := c.Acquire(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("sem run %s: creating the held mutex: %w", name, err))
+		if sg := got.load(); sg != 0 {
+			return 128 + int(sg)
+		}
+		return fail(fmt.Errorf("sem run %s: %s", name, message(err)))
 	}
-	defer spawn.RemoveTracked(m)
-	enc, err := rebuild.Encode(map[string]semlock.Handle{capName: h, heldName: m.Handle()})
+	defer func() {
+		if err := slot.Release(); err != nil {
+			log.Error("giving the slot back", "error", err)
+		}
+	}()
+	// The command's own share of the cap: one run started in it may use
+	// this slot, others take slots of the cap.
+	share, err := c.Share()
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("sem run %s: %s", name, message(err)))
 	}
-	c := spawn.Command(ctx, path, args[1:]...)
-	c.Args[0] = args[0]
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	defer share.Close()
+	cmd := spawn.Command(ctx, path, args[1:]...)
+	cmd.Args[0] = args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// A command that reads the terminal or sets its modes (ffmpeg, an editor)
 	// would be stopped by SIGTTIN/SIGTTOU in its own process group: hand it the
 	// terminal while it runs (spawn does nothing when stdin is not one).
-	c.Foreground = true
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k != rebuild.EnvVar && k != heldEnv {
-			c.Env = append(c.Env, kv)
-		}
-	}
-	c.Env = append(c.Env, rebuild.EnvVar+"="+enc, heldEnv+"="+mark)
-	err = c.Run()
+	cmd.Foreground = true
+	cmd.Env = withEnv(os.Environ(), share.Env())
+	err = cmd.Run()
 	if sg := got.load(); sg != 0 {
 		return 128 + int(sg)
 	}
-	if st := c.ProcessState; st != nil {
+	if st := cmd.ProcessState; st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return 128 + int(ws.Signal())
 		}
@@ -273,4 +202,24 @@ func semRun(args []string, log hclog.Logger) int {
 	}
 	fmt.Fprintf(os.Stderr, "poolrun: sem run: %v\n", err)
 	return 127
+}
+
+// semRunFlags are the flags of poolrun sem run: -j.
+var semRunFlags = []flagSpec{*lookupFlag(flagSpecs, "-j")}
+
+// withEnv is env with the variables of add set (replacing any of the same
+// names).
+func withEnv(env, add []string) []string {
+	out := make([]string, 0, len(env)+len(add))
+next:
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, a := range add {
+			if ak, _, _ := strings.Cut(a, "="); ak == k {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return append(out, add...)
 }

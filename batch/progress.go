@@ -1,15 +1,14 @@
-package main
+package batch
 
 import (
 	"fmt"
-	"os"
 	"time"
 )
 
-// progress draws a one-line bar on stderr every 200 ms until stop closes
-// (--bar, when stderr is a terminal). The total is known once every input
-// has been read; until then the bar shows counts only.
-func (r *runner) progress(stop <-chan struct{}) {
+// progress draws a one-line bar on Stderr every 200 ms until stop closes.
+// The total is known once every input has been read; until then the bar
+// shows counts only.
+func (r *batchRun) progress(stop <-chan struct{}) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -17,23 +16,22 @@ func (r *runner) progress(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			r.drawBar()
-			fmt.Fprint(os.Stderr, "\n")
+			r.out.mu.Lock()
+			fmt.Fprint(r.spec.Stderr, "\n")
+			r.out.mu.Unlock()
 			return
 		case <-t.C:
 		}
 	}
 }
 
-func (r *runner) drawBar() {
-	done := int(r.finished.Load())
-	running := int(r.running.Load())
-	r.mu.Lock()
-	failed := r.failed
-	r.mu.Unlock()
+func (r *batchRun) drawBar() {
+	done := int(r.tally.finished.Load())
+	running := int(r.tally.running.Load())
+	failed := r.tally.failedNow()
 	elapsed := time.Since(r.begin)
-	line := ""
-	if r.in.eof.Load() {
-		total := int(r.in.count.Load() - r.skipped.Load())
+	var line string
+	if total := r.total(); total > 0 || r.sched.in.eof.Load() {
 		pct := 100
 		if total > 0 {
 			pct = done * 100 / total
@@ -55,5 +53,7 @@ func (r *runner) drawBar() {
 	} else {
 		line = fmt.Sprintf("%d done, %d failed, %d running, reading inputs... %s", done, failed, running, elapsed.Round(time.Second))
 	}
-	fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
+	r.out.mu.Lock()
+	fmt.Fprintf(r.spec.Stderr, "\r\033[K%s", line)
+	r.out.mu.Unlock()
 }

@@ -1,4 +1,4 @@
-package main
+package batch
 
 import (
 	"io"
@@ -80,4 +80,39 @@ func (o *output) discard() {
 		o.f.Close()
 	}
 	*o = output{}
+}
+
+// capture gives the job fresh anonymous output files. Never a slot's
+// reused pair: a process the job left behind outside its process group
+// (setsid) may write to its files long after the job ended, and must not
+// write into the output of a later job.
+func (j *job) capture() error {
+	var err error
+	if j.stdout.f, err = newCapture("poolrun-stdout"); err != nil {
+		return err
+	}
+	j.stderr.f, err = newCapture("poolrun-stderr")
+	return err
+}
+
+// detach lets go of a finished job's empty capture files at once; the
+// others stay with the job until it is printed (KeepOrder loads small
+// ones into memory while they wait).
+func (j *job) detach() {
+	for _, o := range [2]*output{&j.stdout, &j.stderr} {
+		if o.f != nil && o.size == 0 {
+			o.f.Close()
+			o.f = nil
+		}
+	}
+}
+
+// copyTo writes the whole output to w, leaving it as it is.
+func (o *output) copyTo(w io.Writer) error {
+	if o.f == nil {
+		_, err := w.Write(o.data)
+		return err
+	}
+	_, err := io.Copy(w, io.NewSectionReader(o.f, 0, o.size))
+	return err
 }

@@ -1,4 +1,4 @@
-package main
+package batch
 
 import (
 	"bufio"
@@ -17,8 +17,9 @@ const joblogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\t
 // joblog writes one line per finished job. Each line is one write(2), so
 // a run killed half-way leaves a log that --resume can read.
 type joblog struct {
-	f   *os.File
-	buf []byte
+	f    *os.File
+	path string
+	buf  []byte
 }
 
 // openJoblog creates (or, when resuming, appends to) the joblog.
@@ -29,15 +30,15 @@ func openJoblog(path string, appendTo bool) (*joblog, error) {
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
-		return nil, usagef("--joblog %s: %v", path, unwrapPath(err))
+		return nil, specErr("Joblog", "joblog %s: %v", path, unwrapPath(err))
 	}
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		if _, err := f.WriteString(joblogHeader); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("--joblog %s: %w", path, err)
+			return nil, specErr("Joblog", "joblog %s: %w", path, err)
 		}
 	}
-	return &joblog{f: f}, nil
+	return &joblog{f: f, path: path}, nil
 }
 
 // write logs one job: Host is ":" (this machine), Send is 0, Receive is
@@ -62,8 +63,10 @@ func (l *joblog) write(seq int, start time.Time, runtime time.Duration, recv int
 	}
 	b = append(b, '\n')
 	l.buf = b
-	_, err := l.f.Write(b)
-	return err
+	if _, err := l.f.Write(b); err != nil {
+		return &WriteError{Path: l.path, Err: unwrapPath(err)}
+	}
+	return nil
 }
 
 func (l *joblog) close() error { return l.f.Close() }
@@ -80,7 +83,7 @@ func readJoblog(path string) (resumeState, error) {
 		return resumeState{}, nil
 	}
 	if err != nil {
-		return nil, usagef("--joblog %s: %v", path, unwrapPath(err))
+		return nil, specErr("Joblog", "joblog %s: %v", path, unwrapPath(err))
 	}
 	defer f.Close()
 	st := resumeState{}
@@ -93,18 +96,18 @@ func readJoblog(path string) (resumeState, error) {
 		}
 		fs := strings.SplitN(line, "\t", 9)
 		if len(fs) < 8 {
-			return nil, usagef("--joblog %s line %d: %d columns, want 9 (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command): is it a joblog?", path, n, len(fs))
+			return nil, specErr("Joblog", "joblog %s line %d: %d columns, want 9 (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command): is it a joblog?", path, n, len(fs))
 		}
 		seq, err1 := strconv.Atoi(fs[0])
 		exit, err2 := strconv.Atoi(strings.TrimSpace(fs[6]))
 		sig, err3 := strconv.Atoi(strings.TrimSpace(fs[7]))
 		if err1 != nil || err2 != nil || err3 != nil || seq < 1 {
-			return nil, usagef("--joblog %s line %d: Seq, Exitval or Signal is not a number: is it a joblog?", path, n)
+			return nil, specErr("Joblog", "joblog %s line %d: Seq, Exitval or Signal is not a number: is it a joblog?", path, n)
 		}
 		st[seq] = exit == 0 && sig == 0
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--joblog %s: %w", path, err)
+		return nil, specErr("Joblog", "joblog %s: %w", path, err)
 	}
 	return st, nil
 }

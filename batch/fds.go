@@ -1,0 +1,80 @@
+package batch
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// Descriptors a running job costs this process, by output mode: its two
+// capture files (Grouped) or the read ends of its two pipes
+// (LineBuffered), the pidfd its exit is waited on with, and, while it
+// starts, the pipe that reports a failed exec (and for LineBuffered the
+// child ends of its pipes).
+const (
+	fdsGrouped      = 5
+	fdsLineBuffered = 7
+	fdsUngrouped    = 3
+	fdsResults      = 1 // a result file being written
+	fdsReserve      = 8 // joblog, results directory walks, the runtime's own
+)
+
+// fitFiles sizes what the batch holds open to the descriptor limit
+// (ulimit -n): fewer jobs at once, with a warning on Stderr, as GNU
+// parallel does, when -j of them would not fit; an error if not even one
+// would. Run holds at most fdsPerJob descriptors per running job, plus,
+// with KeepOrder, two per finished job waiting with a large output.
+func (r *batchRun) fitFiles() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return nil
+	}
+	open, ok := openFiles()
+	if !ok {
+		return nil
+	}
+	per := fdsGrouped
+	switch r.spec.Output {
+	case LineBuffered:
+		per = fdsLineBuffered
+	case Ungrouped:
+		per = fdsUngrouped
+	}
+	if r.spec.Results != "" {
+		per += fdsResults
+	}
+	avail := int(lim.Cur) - open - fdsReserve
+	held := 0
+	if r.spec.KeepOrder {
+		held = 2 // room for one large output waiting
+	}
+	jobs := (avail - held) / per
+	if jobs < 1 {
+		return fmt.Errorf("too few file descriptors: the limit is %d (ulimit -n) and %d are open; one job needs %d more: raise it (ulimit -n %d)", lim.Cur, open, per+held+fdsReserve, open+per+held+fdsReserve+16)
+	}
+	limit := r.sched.limit
+	if jobs < limit {
+		fmt.Fprintf(r.spec.Stderr, "poolrun: warning: only enough file descriptors (ulimit -n %d) to run %d jobs at once: running %d instead of %d\n", lim.Cur, jobs, jobs, limit)
+		r.log.Warn("fewer slots: descriptor limit", "limit", lim.Cur, "slots", jobs)
+		r.sched.shrink(jobs)
+		limit = jobs
+	}
+	if r.spec.KeepOrder {
+		m := (avail - limit*per) / 2
+		if m > defaultMaxHeld {
+			m = defaultMaxHeld
+		}
+		r.out.maxHeld = int64(m)
+	}
+	return nil
+}
+
+// openFiles counts this process's open descriptors.
+func openFiles() (int, bool) {
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
+		if es, err := os.ReadDir(dir); err == nil {
+			return len(es) - 1, true // less the one ReadDir had open
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,270 @@
+package batch
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/poolrun/poolrun/spawn"
+)
+
+// job is one input's run: what to run, and once it ended, how it went.
+type job struct {
+	seq   int
+	slot  int
+	input string // the arguments, as {} and --tag show them
+	path  string
+	argv  []string
+
+	start    time.Time
+	dur      time.Duration
+	exit     int // -1: killed by sig
+	sig      int
+	failed   bool
+	stopped  bool // killed by Run itself (HaltNow, ctx, output closed): not counted as failed
+	timedOut bool
+	stdout   output
+	stderr   output
+
+	skip bool // resumed: not run; or never started because the batch is stopping
+	dry  bool // dry run: printed, not run
+}
+
+// passive handles an input that runs nothing (skipped by Resume, printed
+// by DryRun) and reports whether it did.
+func (r *batchRun) passive(it item, slot int) bool {
+	if r.rec.resumed(it.seq) {
+		r.tally.skipped.Add(1)
+		r.finish(&job{seq: it.seq, input: it.input(), skip: true})
+		return true
+	}
+	if r.spec.DryRun {
+		j := &job{seq: it.seq, input: it.input(), dry: true, slot: slot}
+		var buf []byte
+		j.path, j.argv = r.cmd.build(&jobVars{input: j.input, seq: it.seq, slot: slot}, &buf)
+		r.finish(j)
+		return true
+	}
+	return false
+}
+
+// runJob runs one job on w's slot, with its retries, and hands it on for
+// printing and records.
+func (r *batchRun) runJob(w *slotWorker, it item) {
+	j := &job{seq: it.seq, input: it.input(), slot: w.slot}
+	j.path, j.argv = r.cmd.build(&jobVars{input: j.input, seq: it.seq, slot: w.slot}, &w.buf)
+	r.tally.started.Add(1)
+	r.tally.running.Add(1)
+	defer r.tally.running.Add(-1)
+	for attempt := 1; ; attempt++ {
+		r.attempt(j)
+		if j.skip {
+			r.finish(j)
+			return
+		}
+		if !j.failed || attempt >= r.spec.Retries || r.procs.ctx.Err() != nil {
+			break
+		}
+		r.log.Debug("retrying", "job", j.seq, "attempt", attempt+1, "exit", j.exit)
+		j.stdout.discard()
+		j.stderr.discard()
+	}
+	if err := r.rec.save(j, r.cmd); err != nil {
+		r.fail(err)
+	}
+	if r.tally.count(j, &r.spec.Halt, r.total()) {
+		r.halt()
+	}
+	r.finish(j)
+}
+
+// total is the number of jobs the batch runs, once every input is read;
+// 0 before.
+func (r *batchRun) total() int {
+	in := r.sched.in
+	if in == nil || !in.eof.Load() {
+		return 0
+	}
+	return int(in.count.Load() - r.tally.skipped.Load())
+}
+
+// attempt runs the job once. Jobs are started with a context that is
+// never done (no watcher goroutine per job): they are stopped by
+// procs.stopAll (ctx, HaltNow, a closed output) and by a timer (Timeout).
+func (r *batchRun) attempt(j *job) {
+	c := spawn.Command(context.Background(), j.path, j.argv[1:]...)
+	c.Args[0] = j.argv[0]
+	c.Env = r.jobEnv(j)
+	c.Stdin = r.devNull
+	c.WaitDelay = r.spec.WaitDelay
+	var err error
+	var lw [2]*lineWriter
+	switch r.spec.Output {
+	case Ungrouped:
+		c.Stdout, c.Stderr = r.spec.Stdout, r.spec.Stderr
+	case LineBuffered:
+		lw[0], lw[1] = r.out.lineWriters(j)
+		c.Stdout, c.Stderr = lw[0], lw[1]
+	default:
+		err = j.capture()
+		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
+	}
+	j.start = time.Now()
+	started := false
+	if err == nil {
+		started, err = r.procs.start(j.slot, c)
+	}
+	// The Timeout timer stops the job unless Wait has returned; it fired
+	// only if it did so (fired is read after Wait, under tmu).
+	var (
+		tmu          sync.Mutex
+		fired, ended bool
+	)
+	if started {
+		r.log.Trace("started", "job", j.seq, "slot", j.slot, "pid", c.Process.Pid)
+		if r.spec.Timeout > 0 {
+			t := time.AfterFunc(r.spec.Timeout, func() {
+				tmu.Lock()
+				if ended {
+					tmu.Unlock()
+					return
+				}
+				fired = true
+				tmu.Unlock()
+				c.Stop()
+			})
+			defer t.Stop()
+		}
+		err = c.Wait()
+		r.procs.ended(j.slot)
+		// No SIGKILL to the group here: the leader is reaped, its pgid may
+		// be reused; spawn kills a stopped job's group's leftovers before
+		// it reaps the leader.
+	}
+	tmu.Lock()
+	ended = true
+	timedOut := fired
+	tmu.Unlock()
+	j.dur = time.Since(j.start)
+	j.exit, j.sig, j.failed, j.timedOut, j.stopped = 0, 0, false, false, false
+	if st := c.ProcessState; started && st != nil {
+		ws, _ := st.Sys().(syscall.WaitStatus)
+		switch {
+		case ws.Signaled():
+			j.exit, j.sig = -1, int(ws.Signal())
+		default:
+			j.exit = st.ExitCode()
+		}
+		j.failed = j.exit != 0
+		// A job whose own process exited 0 succeeded, even if the timer
+		// fired while it was exiting (its signal then found only the
+		// exited leader).
+		if timedOut && (j.failed || j.sig != 0) {
+			j.timedOut, j.failed = true, true
+			if j.exit == 0 {
+				j.exit = -1
+			}
+			r.log.Warn("job timed out: its process group was killed", "job", j.seq, "timeout", r.spec.Timeout)
+		} else if j.sig != 0 && r.procs.ctx.Err() != nil {
+			j.stopped = true
+		}
+	} else {
+		// Not started: the command could not be run, or Run is stopping.
+		j.exit, j.failed = 127, true
+		if err == nil {
+			j.skip = true // never started: the batch is stopping; not logged
+		} else {
+			r.out.jobError(j, err)
+		}
+	}
+	for _, l := range lw {
+		if l != nil {
+			l.flush()
+		}
+	}
+	j.stdout.sized()
+	j.stderr.sized()
+	j.detach()
+}
+
+// jobEnv is the batch's environment plus the job's slot's Share, its
+// number and its slot.
+func (r *batchRun) jobEnv(j *job) []string {
+	var share []string
+	if sh := r.sched.shares; j.slot < len(sh) && sh[j.slot] != nil {
+		share = sh[j.slot].Env()
+	}
+	env := make([]string, len(r.env), len(r.env)+len(share)+2)
+	copy(env, r.env)
+	env = append(env, share...)
+	return append(env, "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot))
+}
+
+// procs is the jobs' processes: the running one of each slot, so that
+// they can all be stopped at once.
+type procs struct {
+	ctx    context.Context // done: the running jobs are being stopped
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	running []*spawn.Cmd // by slot
+	killing bool         // stopAll was called: start no more
+}
+
+func newProcs(limit int) *procs {
+	p := &procs{running: make([]*spawn.Cmd, limit+1)}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p
+}
+
+// start starts c on slot unless every job is being stopped; stopAll then
+// stops it.
+func (p *procs) start(slot int, c *spawn.Cmd) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.killing {
+		return false, nil
+	}
+	if err := c.Start(); err != nil {
+		return false, err
+	}
+	p.running[slot] = c
+	return true, nil
+}
+
+// ended forgets the job on slot once it has ended.
+func (p *procs) ended(slot int) {
+	p.mu.Lock()
+	p.running[slot] = nil
+	p.mu.Unlock()
+}
+
+// stopAll stops every running job's process group (TERM, WaitDelay,
+// KILL) and starts no more; it returns once they have all ended.
+func (p *procs) stopAll() {
+	p.cancel()
+	p.mu.Lock()
+	p.killing = true
+	var cs []*spawn.Cmd
+	for _, c := range p.running {
+		if c != nil {
+			cs = append(cs, c)
+		}
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// TERM to the job's process group, KILL after WaitDelay; spawn
+			// KILLs what is left of the group (grandchildren that ignore
+			// TERM) before it reaps the job's own process, while the
+			// group's id cannot have been reused.
+			c.Stop()
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,137 @@
+package batch
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+)
+
+// recorder keeps the batch's records: the joblog (and what an earlier
+// run's joblog says for Resume) and the Results directory. A record that
+// cannot be written (a full disk) is an error that stops the batch: the
+// records of later jobs would be lost, and a resumed run would run again
+// the jobs whose lines are missing.
+type recorder struct {
+	jl      *joblog
+	resume  resumeState // nil: not resuming
+	mode    ResumeMode
+	results string
+
+	mu     sync.Mutex
+	failed bool // a write failed: later ones are not tried
+}
+
+func newRecorder(spec *Spec) (*recorder, error) {
+	rec := &recorder{mode: spec.Resume, results: spec.Results}
+	var err error
+	if spec.Resume != ResumeNone {
+		if rec.resume, err = readJoblog(spec.Joblog); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Results != "" && !spec.DryRun {
+		if err := os.MkdirAll(spec.Results, 0o755); err != nil {
+			return nil, specErr("Results", "results directory %s: %v", spec.Results, unwrapPath(err))
+		}
+	}
+	if spec.Joblog != "" && !spec.DryRun {
+		if rec.jl, err = openJoblog(spec.Joblog, spec.Resume != ResumeNone); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// resumed reports whether job seq is skipped: the earlier run's joblog
+// lists it (ResumeAll) or lists it as succeeded (ResumeFailed).
+func (rec *recorder) resumed(seq int) bool {
+	if rec.resume == nil {
+		return false
+	}
+	succeeded, seen := rec.resume[seq]
+	return seen && (rec.mode == ResumeAll || succeeded)
+}
+
+// log writes the job's joblog line.
+func (rec *recorder) log(j *job, cmd *command) error {
+	if rec.jl == nil || rec.stopped() {
+		return nil
+	}
+	return rec.check(rec.jl.write(j.seq, j.start, j.dur, j.stdout.size+j.stderr.size, j.exit, j.sig, cmd.line(j.argv)))
+}
+
+// save writes the job's Results/SEQ/{cmd,stdout,stderr}. poolrun writes
+// them from the job's captured output, not the job itself: a write that
+// fails is then poolrun's to see and report, never a silently truncated
+// file.
+func (rec *recorder) save(j *job, cmd *command) error {
+	if rec.results == "" || rec.stopped() {
+		return nil
+	}
+	dir := filepath.Join(rec.results, strconv.Itoa(j.seq))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return rec.check(&WriteError{Path: dir, Err: unwrapPath(err)})
+	}
+	if err := writeFile(filepath.Join(dir, "cmd"), func(f *os.File) error {
+		_, err := f.WriteString(cmd.line(j.argv) + "\n")
+		return err
+	}); err != nil {
+		return rec.check(err)
+	}
+	if err := writeFile(filepath.Join(dir, "stdout"), func(f *os.File) error { return j.stdout.copyTo(f) }); err != nil {
+		return rec.check(err)
+	}
+	return rec.check(writeFile(filepath.Join(dir, "stderr"), func(f *os.File) error { return j.stderr.copyTo(f) }))
+}
+
+// writeFile creates path, fills it with fill and closes it; any failure
+// is a *WriteError naming path.
+func writeFile(path string, fill func(*os.File) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return &WriteError{Path: path, Err: unwrapPath(err)}
+	}
+	err = fill(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &WriteError{Path: path, Err: unwrapPath(err)}
+	}
+	return nil
+}
+
+func (rec *recorder) stopped() bool {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.failed
+}
+
+// check notes a failed write: the first is reported, later records are
+// not tried.
+func (rec *recorder) check(err error) error {
+	if err == nil {
+		return nil
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.failed {
+		return nil
+	}
+	rec.failed = true
+	var we *WriteError
+	if !errors.As(err, &we) {
+		err = &WriteError{Err: err}
+	}
+	return err
+}
+
+func (rec *recorder) close() {
+	if rec.jl != nil {
+		if err := rec.jl.close(); err != nil {
+			rec.check(&WriteError{Path: rec.jl.path, Err: err})
+		}
+	}
+}

@@ -1,0 +1,350 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/oklog/run"
+	"github.com/poolrun/poolrun/slots"
+)
+
+// Run runs the batch spec describes and returns how it went: how many
+// jobs started, failed, were skipped or stopped.
+//
+// The error is nil when every input got its job (whether the jobs
+// succeeded or not is in the Summary); a *SpecError when the Spec cannot
+// run (nothing was started); ctx's error when ctx ended the batch (every
+// running job was stopped first: SIGTERM to its process group, WaitDelay,
+// SIGKILL); ErrOutputClosed when Stdout is a closed pipe (stopped the
+// same way); a *WriteError when the joblog, a result file or Stdout could
+// not be written (no job is started after it); or the error that stopped
+// it otherwise (reading the inputs, taking a slot of the cap). Run returns
+// once every job it started has ended.
+func Run(ctx context.Context, spec Spec) (Summary, error) {
+	r, err := newRun(&spec)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer r.close()
+	return r.run(ctx)
+}
+
+// batchRun is one batch: the parts that each own their state — the
+// scheduler (slots, the cap, the inputs), the jobs' processes, the
+// printer (order, tag, the output streams) and the recorder (joblog,
+// results) — and the counts.
+type batchRun struct {
+	spec  *Spec
+	log   hclog.Logger
+	cmd   *command
+	sched *scheduler
+	procs *procs
+	out   *printer
+	rec   *recorder
+	tally tally
+	begin time.Time
+
+	closeCap slots.Cap // the cap Run made (Spec.Cap nil): closed at the end
+	devNull  *os.File  // the jobs' stdin
+	env      []string  // the jobs' environment, without their own variables
+
+	dispatchCtx  context.Context // done: start no more jobs
+	stopDispatch context.CancelFunc
+
+	errMu sync.Mutex
+	err   error // the first error that stopped the batch (fail)
+}
+
+func newRun(spec *Spec) (r *batchRun, err error) {
+	r = &batchRun{spec: spec, log: spec.Logger}
+	if r.log == nil {
+		r.log = hclog.NewNullLogger()
+	}
+	if spec.Stdout == nil {
+		spec.Stdout = io.Discard
+	}
+	if spec.Stderr == nil {
+		spec.Stderr = io.Discard
+	}
+	if spec.WaitDelay <= 0 {
+		spec.WaitDelay = time.Second
+	}
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	if r.cmd, err = parseCommand(spec.Command); err != nil {
+		return nil, &SpecError{Field: "Command", Err: err}
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if r.rec, err = newRecorder(spec); err != nil {
+		return nil, err
+	}
+	limit := spec.Jobs
+	if !spec.DryRun {
+		c := spec.Cap
+		if c == nil {
+			n := limit
+			if n == 0 {
+				n = runtime.NumCPU()
+			}
+			if c, err = slots.Default(n); err != nil {
+				return nil, err
+			}
+			r.closeCap = c
+		}
+		if limit == 0 {
+			limit = c.Size()
+		}
+		if r.sched, err = newScheduler(c, limit, r.log, spec.Stderr); err != nil {
+			return nil, err
+		}
+		limit = r.sched.limit
+	} else {
+		if limit == 0 {
+			limit = runtime.NumCPU()
+		}
+		r.sched = dryScheduler(limit)
+	}
+	r.procs = newProcs(limit)
+	r.out = newPrinter(spec, r)
+	if !spec.DryRun {
+		if err := r.fitFiles(); err != nil {
+			return nil, err
+		}
+		if r.devNull, err = os.Open(os.DevNull); err != nil {
+			return nil, err
+		}
+	}
+	r.env = jobBaseEnv(spec.Env, r.sched.shareEnvKeys())
+	return r, nil
+}
+
+// check rejects a Spec that cannot work, before anything runs.
+func (s *Spec) check() error {
+	switch {
+	case s.Jobs < 0:
+		return specErr("Jobs", "%d jobs at once: want at least 1 (or 0 for the default)", s.Jobs)
+	case s.Retries < 0:
+		return specErr("Retries", "%d attempts: want at least 1", s.Retries)
+	case s.Timeout < 0:
+		return specErr("Timeout", "a negative timeout (%v)", s.Timeout)
+	case s.Resume != ResumeNone && s.Joblog == "":
+		return specErr("Resume", "resuming needs the joblog of the earlier run (Joblog)")
+	case s.KeepOrder && s.Output != Grouped:
+		return specErr("KeepOrder", "keeping the order needs grouped output: line-buffered output prints lines as they come, ungrouped output is the jobs' own")
+	case s.Tag && s.Output == Ungrouped:
+		return specErr("Tag", "tagging lines needs grouped or line-buffered output")
+	case s.Halt.When != HaltNever && s.Halt.Percent == 0 && s.Halt.Count < 1:
+		return specErr("Halt", "halt after %d jobs: want at least 1, or a percentage", s.Halt.Count)
+	case s.Halt.Percent < 0 || s.Halt.Percent > 100:
+		return specErr("Halt", "halt at %v%% of the jobs: want more than 0 and at most 100", s.Halt.Percent)
+	}
+	return nil
+}
+
+func (r *batchRun) run(ctx context.Context) (Summary, error) {
+	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
+	defer r.stopDispatch()
+	r.begin = time.Now()
+	in := r.sched.feed(r.inputs())
+	defer in.stop()
+
+	var g run.Group
+	{ // ctx: stops everything
+		quit := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-quit:
+				return nil
+			}
+		}, func(error) { close(quit) })
+	}
+	{ // the dispatcher: takes slots of the cap, starts slot workers, waits for them
+		g.Add(func() error {
+			if err := r.sched.dispatch(r.dispatchCtx, r); err != nil {
+				r.fail(err)
+			}
+			r.out.endJobs()
+			return nil
+		}, func(err error) {
+			r.stopDispatch()
+			if err != nil {
+				r.log.Info("stopping every job", "reason", err)
+				r.procs.stopAll()
+			}
+		})
+	}
+	if r.spec.KeepOrder {
+		g.Add(func() error {
+			r.out.inOrder(r)
+			return nil
+		}, func(error) {})
+	}
+	if r.spec.Progress {
+		stop := make(chan struct{})
+		g.Add(func() error {
+			r.progress(stop)
+			return nil
+		}, func(error) { close(stop) })
+	}
+	err := g.Run()
+	sum := r.tally.summary()
+	r.log.Debug("done", "jobs", sum.Started, "failed", sum.Failed, "wall", time.Since(r.begin))
+	switch {
+	case err != nil:
+		return sum, err
+	case r.out.closed.Load():
+		return sum, ErrOutputClosed
+	}
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return sum, r.err
+}
+
+// inputs is the batch's Source.
+func (r *batchRun) inputs() Source {
+	if r.spec.Inputs != nil {
+		return r.spec.Inputs
+	}
+	if r.spec.Stdin == nil {
+		return Args()
+	}
+	return Lines("stdin", r.spec.Stdin, '\n')
+}
+
+// fail records err as what stopped the batch (the first one counts) and
+// starts no more jobs; running ones finish.
+func (r *batchRun) fail(err error) {
+	r.errMu.Lock()
+	first := r.err == nil
+	if first {
+		r.err = err
+	}
+	r.errMu.Unlock()
+	if first {
+		r.log.Debug("stopping: no more jobs", "error", err)
+	}
+	r.stopDispatch()
+}
+
+// close removes what newRun made.
+func (r *batchRun) close() {
+	if r.sched != nil {
+		r.sched.close()
+	}
+	if r.closeCap != nil {
+		if err := r.closeCap.Close(); err != nil {
+			r.log.Error("removing the cap", "error", err)
+		}
+	}
+	if r.rec != nil {
+		r.rec.close()
+	}
+	if r.devNull != nil {
+		r.devNull.Close()
+	}
+}
+
+// jobBaseEnv is env (nil: this process's) without the variables each job
+// gets its own of.
+func jobBaseEnv(env []string, drop []string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	drop = append(drop, "POOLRUN_SEQ", "POOLRUN_SLOT")
+	out := make([]string, 0, len(env))
+next:
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, d := range drop {
+			if k == d {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// tally counts the batch's jobs and decides --halt.
+type tally struct {
+	started  atomic.Int64
+	running  atomic.Int64
+	finished atomic.Int64
+	skipped  atomic.Int64
+
+	mu      sync.Mutex
+	done    int
+	failed  int
+	stopped int
+	halted  bool
+}
+
+// count records a finished job and reports whether it makes the batch
+// halt (only the first time).
+func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
+	t.finished.Add(1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done++
+	switch {
+	case j.stopped:
+		t.stopped++
+	case j.failed:
+		t.failed++
+	}
+	if !t.halted && h.reached(t.done, t.failed, total, int(t.started.Load())) {
+		t.halted = true
+		return true
+	}
+	return false
+}
+
+func (t *tally) summary() Summary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted}
+}
+
+func (t *tally) failedNow() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
+}
+
+// halt applies --halt once it is reached.
+func (r *batchRun) halt() {
+	t := &r.tally
+	t.mu.Lock()
+	done, failed := t.done, t.failed
+	t.mu.Unlock()
+	if r.spec.Halt.When == HaltNow {
+		r.log.Warn("--halt: killing the running jobs and starting no more", "done", done, "failed", failed)
+		r.stopDispatch()
+		go r.procs.stopAll()
+		return
+	}
+	r.log.Warn("--halt: starting no more jobs, waiting for the running ones", "done", done, "failed", failed)
+	r.stopDispatch()
+}
+
+// warnf prints a line for the person at the terminal on Stderr.
+func (r *batchRun) warnf(format string, args ...any) {
+	r.out.mu.Lock()
+	fmt.Fprintf(r.spec.Stderr, "poolrun: warning: "+format+"\n", args...)
+	r.out.mu.Unlock()
+}

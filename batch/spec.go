@@ -1,0 +1,206 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/slots"
+)
+
+// Spec describes a batch: the command, its inputs, the cap, and what to
+// do with the output. The zero value of each field is a sane default.
+type Spec struct {
+	// Command is the command template, word by word, with GNU parallel's
+	// replacement strings ({} {.} {/} {//} {/.} {#} {%}); with none, the
+	// input is appended. Several words run directly, without a shell; one
+	// word with shell syntax runs under sh -c, each replacement quoted for
+	// where it sits. Empty: each input is a shell command.
+	Command []string
+	// Inputs yields one input per job. nil: the lines of Stdin.
+	Inputs Source
+
+	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
+	// set or inherited, else the number of CPUs.
+	Jobs int
+	// Cap is what jobs take their slots from. nil: slots.Default — the
+	// cap inherited from the poolrun job this process runs in, or a
+	// private cap of Jobs slots made for the batch and removed after it.
+	// A Cap given here is not closed by Run.
+	Cap slots.Cap
+
+	// Output is how jobs' output is printed (default: Grouped).
+	Output OutputMode
+	// KeepOrder prints outputs in input order (Grouped only).
+	KeepOrder bool
+	// Tag prefixes each line of output with the input and a TAB.
+	Tag bool
+	// Results, if set, is a directory where each job's output is saved
+	// too, as Results/SEQ/{stdout,stderr,cmd}.
+	Results string
+
+	// Timeout, if set, kills a job that runs longer: SIGTERM to its
+	// process group, then SIGKILL after WaitDelay. It counts as failed.
+	Timeout time.Duration
+	// WaitDelay is the time between SIGTERM and SIGKILL when a job is
+	// stopped (a timeout, Halt with HaltNow, ctx done). 0: one second.
+	WaitDelay time.Duration
+	// Retries is how many times in all a failing job is run (0 or 1:
+	// once). Only the last attempt's output is printed.
+	Retries int
+	// Halt stops the batch early on a condition.
+	Halt Halt
+
+	// Joblog, if set, is a file that gets one TSV line per job, with GNU
+	// parallel's columns.
+	Joblog string
+	// Resume skips the jobs Joblog lists (ResumeAll), or reruns only the
+	// ones it lists as failed (ResumeFailed). It needs Joblog.
+	Resume ResumeMode
+	// DryRun prints each job's command line on Stdout instead of running it.
+	DryRun bool
+	// Progress draws a progress bar on Stderr.
+	Progress bool
+
+	// Stdin is read for inputs when Inputs is nil. Jobs get /dev/null.
+	Stdin io.Reader
+	// Stdout and Stderr get the jobs' output and poolrun's messages
+	// about them. nil: discarded.
+	Stdout, Stderr io.Writer
+	// Env is the jobs' environment. nil: this process's. Each job also
+	// gets POOLRUN_SEQ (its number), POOLRUN_SLOT (1..Jobs) and what it
+	// needs to share the cap.
+	Env []string
+	// Logger gets the engine's logs. nil: none.
+	Logger hclog.Logger
+}
+
+// OutputMode is how the jobs' output reaches Stdout and Stderr.
+type OutputMode uint8
+
+const (
+	// Grouped prints each job's stdout, then its stderr, whole when it
+	// ends: never mixed with another job's output.
+	Grouped OutputMode = iota
+	// LineBuffered prints whole lines as they come; lines of different
+	// jobs never mix.
+	LineBuffered
+	// Ungrouped lets jobs write to Stdout and Stderr directly.
+	Ungrouped
+)
+
+// ResumeMode is what Spec.Resume does with an earlier run's joblog.
+type ResumeMode uint8
+
+const (
+	// ResumeNone runs every job and starts a new joblog.
+	ResumeNone ResumeMode = iota
+	// ResumeAll skips every job the joblog lists.
+	ResumeAll
+	// ResumeFailed skips the jobs the joblog lists as succeeded.
+	ResumeFailed
+)
+
+// Halt is when to stop a batch early: when Count jobs (or Percent of all
+// of them) have failed, succeeded or finished. The zero Halt never stops.
+type Halt struct {
+	When    HaltWhen
+	On      HaltOn
+	Count   int     // at least this many jobs; used when Percent is 0
+	Percent float64 // at least this share of the jobs, 0 < Percent <= 100
+}
+
+// HaltWhen is how a batch halts.
+type HaltWhen uint8
+
+const (
+	// HaltNever runs every job.
+	HaltNever HaltWhen = iota
+	// HaltSoon starts no new job and lets running ones finish.
+	HaltSoon
+	// HaltNow starts no new job and stops the running ones.
+	HaltNow
+)
+
+// HaltOn is what jobs Halt counts.
+type HaltOn uint8
+
+const (
+	// HaltOnFail counts failed jobs.
+	HaltOnFail HaltOn = iota
+	// HaltOnSuccess counts jobs that succeeded.
+	HaltOnSuccess
+	// HaltOnDone counts every finished job.
+	HaltOnDone
+)
+
+// reached reports whether the halt condition holds after done jobs
+// finished, failed of them failed, out of total (0 if not known yet:
+// then percentages count the jobs started so far, started).
+func (h *Halt) reached(done, failed, total, started int) bool {
+	if h.When == HaltNever {
+		return false
+	}
+	n := failed
+	switch h.On {
+	case HaltOnSuccess:
+		n = done - failed
+	case HaltOnDone:
+		n = done
+	}
+	if h.Percent == 0 {
+		return n >= h.Count
+	}
+	if total == 0 {
+		total = started
+	}
+	return total > 0 && float64(n)*100 >= h.Percent*float64(total)
+}
+
+// Summary is how a batch went.
+type Summary struct {
+	Started int // jobs started (a job's retries count once)
+	Failed  int // jobs that failed, timeouts included; not those Run stopped
+	Skipped int // jobs skipped by Resume
+	Stopped int // jobs Run stopped itself (HaltNow, ctx done, output closed)
+	Halted  bool
+}
+
+// ErrOutputClosed means Stdout is a closed pipe (poolrun ... | head): Run
+// stopped the jobs and started no more.
+var ErrOutputClosed = errors.New("batch: output closed")
+
+// SpecError is a Spec that cannot run: nothing was started.
+type SpecError struct {
+	Field string // the Spec field at fault
+	Err   error
+}
+
+func (e *SpecError) Error() string {
+	return "batch: " + e.Err.Error()
+}
+
+func (e *SpecError) Unwrap() error { return e.Err }
+
+func specErr(field, format string, args ...any) error {
+	return &SpecError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// WriteError is a record or an output that could not be written (a full
+// disk, a closed file): Run stopped starting jobs, since what they would
+// leave would be lost.
+type WriteError struct {
+	Path string // the file ("" for Stdout)
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	if e.Path == "" {
+		return "batch: writing the output: " + e.Err.Error()
+	}
+	return "batch: writing " + e.Path + ": " + e.Err.Error()
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
