@@ -6,17 +6,18 @@ import (
 	"syscall"
 )
 
-// Descriptors a running job costs this process, by output mode: its two
-// capture files (Grouped) or the read ends of its two pipes
-// (LineBuffered), the pidfd its exit is waited on with, and, while it
-// starts, the pipe that reports a failed exec (and for LineBuffered the
-// child ends of its pipes).
+// Descriptors a running job costs this process, by output mode, as
+// measured (ls /proc/PID/fd during a run): its two capture files
+// (Grouped) or the read ends of its two pipes (LineBuffered); three
+// pidfds (the os package's, the one spawn waits on, the one it stops the
+// group with); and, while it starts, the pipe that reports a failed exec
+// (and for LineBuffered the child ends of its pipes).
 const (
-	fdsGrouped      = 5
-	fdsLineBuffered = 7
-	fdsUngrouped    = 3
+	fdsGrouped      = 7
+	fdsLineBuffered = 9
+	fdsUngrouped    = 5
 	fdsResults      = 1 // a result file being written
-	fdsReserve      = 8 // joblog, results directory walks, the runtime's own
+	fdsReserve      = 4 // the joblog, a results directory, the runtime's own
 )
 
 // fitFiles sizes what the batch holds open to the descriptor limit
@@ -55,7 +56,7 @@ func (r *batchRun) fitFiles() error {
 	limit := r.sched.limit
 	if jobs < limit {
 		fmt.Fprintf(r.spec.Stderr, "poolrun: warning: only enough file descriptors (ulimit -n %d) to run %d jobs at once: running %d instead of %d\n", lim.Cur, jobs, jobs, limit)
-		r.log.Warn("fewer slots: descriptor limit", "limit", lim.Cur, "slots", jobs)
+		r.log.Debug("fewer slots: descriptor limit", "limit", lim.Cur, "slots", jobs)
 		r.sched.shrink(jobs)
 		limit = jobs
 	}

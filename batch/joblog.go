@@ -35,7 +35,7 @@ func openJoblog(path string, appendTo bool) (*joblog, error) {
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		if _, err := f.WriteString(joblogHeader); err != nil {
 			f.Close()
-			return nil, specErr("Joblog", "joblog %s: %w", path, err)
+			return nil, &WriteError{Path: path, Err: unwrapPath(err)}
 		}
 	}
 	return &joblog{f: f, path: path}, nil

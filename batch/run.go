@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -63,8 +62,8 @@ type batchRun struct {
 	err   error // the first error that stopped the batch (fail)
 }
 
-func newRun(spec *Spec) (r *batchRun, err error) {
-	r = &batchRun{spec: spec, log: spec.Logger}
+func newRun(spec *Spec) (_ *batchRun, err error) {
+	r := &batchRun{spec: spec, log: spec.Logger}
 	if r.log == nil {
 		r.log = hclog.NewNullLogger()
 	}
@@ -340,11 +339,4 @@ func (r *batchRun) halt() {
 	}
 	r.log.Warn("--halt: starting no more jobs, waiting for the running ones", "done", done, "failed", failed)
 	r.stopDispatch()
-}
-
-// warnf prints a line for the person at the terminal on Stderr.
-func (r *batchRun) warnf(format string, args ...any) {
-	r.out.mu.Lock()
-	fmt.Fprintf(r.spec.Stderr, "poolrun: warning: "+format+"\n", args...)
-	r.out.mu.Unlock()
 }

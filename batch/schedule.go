@@ -45,7 +45,7 @@ func newScheduler(c slots.Cap, limit int, log hclog.Logger, stderr io.Writer) (*
 		if err != nil {
 			if errors.Is(err, semlock.ErrLimit) && i > 1 {
 				fmt.Fprintf(stderr, "poolrun: warning: the kernel's limit on semaphore sets (ipcs -l) leaves room for %d jobs at once: running %d instead of %d\n", i-1, i-1, limit)
-				log.Warn("fewer slots: kernel limit", "slots", i-1, "error", err)
+				log.Debug("fewer slots: kernel limit", "slots", i-1, "error", err)
 				break
 			}
 			s.close()

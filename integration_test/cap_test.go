@@ -4,6 +4,7 @@ package integration
 
 import (
 	"fmt"
+	"github.com/poolrun/poolrun/internal/spans"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,13 +29,13 @@ func TestCapJobs(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
 	dir := t.TempDir()
-	spans := filepath.Join(dir, "spans")
-	span := spanScript(t, dir)
-	r := poolrun(t, runOpts{env: []string{"SPANS=" + spans}}, append([]string{"-j", "3", "sh", span, ":::"}, numbers(15)...)...)
+	spanLog := filepath.Join(dir, "spans")
+	span := spans.Script(t, dir)
+	r := poolrun(t, runOpts{env: []string{"SPANS=" + spanLog}}, append([]string{"-j", "3", "sh", span, ":::"}, numbers(15)...)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	peak, jobs := maxOverlap(t, spans)
+	peak, jobs := spans.Peak(t, spanLog)
 	if jobs != 15 || peak > 3 {
 		t.Errorf("%d jobs, at most %d at once: want 15 jobs, at most 3", jobs, peak)
 	}
@@ -47,8 +48,8 @@ func TestCapSharedSem(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
 	dir := t.TempDir()
-	spans := filepath.Join(dir, "spans")
-	span := spanScript(t, dir)
+	spanLog := filepath.Join(dir, "spans")
+	span := spans.Script(t, dir)
 	name := fmt.Sprintf("poolrun-it-%d", os.Getpid())
 	t.Cleanup(func() { poolrun(t, runOpts{}, "sem", "rm", name) })
 	var wg sync.WaitGroup
@@ -57,7 +58,7 @@ func TestCapSharedSem(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[i] = poolrun(t, runOpts{env: []string{"SPANS=" + spans}}, append([]string{"--sem", name, "-j", "2", "sh", span, ":::"}, numbers(6)...)...)
+			res[i] = poolrun(t, runOpts{env: []string{"SPANS=" + spanLog}}, append([]string{"--sem", name, "-j", "2", "sh", span, ":::"}, numbers(6)...)...)
 		}()
 	}
 	wg.Wait()
@@ -66,7 +67,7 @@ func TestCapSharedSem(t *testing.T) {
 			t.Errorf("run %d: exit %d: %s", i, r.code, r.stderr)
 		}
 	}
-	peak, jobs := maxOverlap(t, spans)
+	peak, jobs := spans.Peak(t, spanLog)
 	if jobs != 12 || peak > 2 {
 		t.Errorf("%d jobs, at most %d at once: want 12, at most 2", jobs, peak)
 	}
@@ -89,14 +90,14 @@ func TestCapNested(t *testing.T) {
 	t.Parallel()
 	for _, outer := range []string{"3", "1"} {
 		dir := t.TempDir()
-		spans := filepath.Join(dir, "spans")
-		span := spanScript(t, dir)
+		spanLog := filepath.Join(dir, "spans")
+		span := spans.Script(t, dir)
 		inner := script(t, dir, "inner.sh", `exec "$POOLRUN_BIN" -j 3 sh `+span+` ::: a b c d`)
-		r := poolrun(t, runOpts{env: []string{"SPANS=" + spans, "POOLRUN_BIN=" + bin}}, "-j", outer, "sh", inner, ":::", "1", "2", "3", "4")
+		r := poolrun(t, runOpts{env: []string{"SPANS=" + spanLog, "POOLRUN_BIN=" + bin}}, "-j", outer, "sh", inner, ":::", "1", "2", "3", "4")
 		if r.code != 0 {
 			t.Fatalf("outer -j %s: exit %d: %s", outer, r.code, r.stderr)
 		}
-		peak, jobs := maxOverlap(t, spans)
+		peak, jobs := spans.Peak(t, spanLog)
 		if n, _ := strconv.Atoi(outer); jobs != 16 || peak > n {
 			t.Errorf("outer -j %s: %d leaf jobs, at most %d at once: want 16, at most %s", outer, jobs, peak, outer)
 		}
@@ -108,8 +109,8 @@ func TestSemRun(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
 	dir := t.TempDir()
-	spans := filepath.Join(dir, "spans")
-	span := spanScript(t, dir)
+	spanLog := filepath.Join(dir, "spans")
+	span := spans.Script(t, dir)
 	name := fmt.Sprintf("poolrun-it-semrun-%d", os.Getpid())
 	t.Cleanup(func() { poolrun(t, runOpts{}, "sem", "rm", name) })
 	var wg sync.WaitGroup
@@ -118,11 +119,11 @@ func TestSemRun(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = poolrun(t, runOpts{env: []string{"SPANS=" + spans}}, "sem", "run", name, "-j", "1", "--", "sh", span).code
+			codes[i] = poolrun(t, runOpts{env: []string{"SPANS=" + spanLog}}, "sem", "run", name, "-j", "1", "--", "sh", span).code
 		}()
 	}
 	wg.Wait()
-	peak, jobs := maxOverlap(t, spans)
+	peak, jobs := spans.Peak(t, spanLog)
 	if jobs != 4 || peak != 1 {
 		t.Errorf("sem run -j 1: %d runs, %d at once", jobs, peak)
 	}
@@ -185,15 +186,15 @@ func TestCapNestedConcurrent(t *testing.T) {
 		{`--sem ` + name + ` -j 1`, `"$POOLRUN_BIN" sem run ` + name + ` -- sh "$SPAN" & "$POOLRUN_BIN" --sem ` + name + ` sh "$SPAN" ::: x y & wait`, 3},
 	} {
 		dir := t.TempDir()
-		spans := filepath.Join(dir, "spans")
-		span := spanScript(t, dir)
+		spanLog := filepath.Join(dir, "spans")
+		span := spans.Script(t, dir)
 		inner := script(t, dir, "inner.sh", c.inner)
 		args := append(strings.Fields(c.outer), "sh", inner, ":::", "1")
-		r := poolrun(t, runOpts{env: []string{"SPANS=" + spans, "SPAN=" + span, "POOLRUN_BIN=" + bin}}, args...)
+		r := poolrun(t, runOpts{env: []string{"SPANS=" + spanLog, "SPAN=" + span, "POOLRUN_BIN=" + bin}}, args...)
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d: %s", c.outer, r.code, r.stderr)
 		}
-		peak, jobs := maxOverlap(t, spans)
+		peak, jobs := spans.Peak(t, spanLog)
 		if peak > 1 || jobs != c.jobs {
 			t.Errorf("outer %s: %d leaf jobs, %d at once: want %d, at most 1", c.outer, jobs, peak, c.jobs)
 		}

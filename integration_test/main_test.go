@@ -6,13 +6,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/poolrun/poolrun/internal/proctest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -105,97 +103,15 @@ func script(t *testing.T, dir, name, body string) string {
 	return p
 }
 
-// spanScript logs "S <ns>" when a job starts and "E <ns>" before it ends
-// into $SPANS, holding its slot for a moment in between.
-func spanScript(t *testing.T, dir string) string {
-	return script(t, dir, "span.sh", `echo "S $(date +%s%N)" >> "$SPANS"
-sleep 0.15
-echo "E $(date +%s%N)" >> "$SPANS"`)
-}
-
-// maxOverlap reads a spans file and returns the largest number of jobs
-// that ran at once, and how many jobs ran. A logged span lies inside the
-// job's real run, which lies inside its hold of a slot, so logged spans
-// overlap no more than slots do.
-func maxOverlap(t *testing.T, path string) (peak, jobs int) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type ev struct {
-		at    int64
-		delta int
-	}
-	var evs []ev
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			t.Fatalf("bad span line %q", line)
-		}
-		at, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			t.Fatalf("bad span line %q", line)
-		}
-		d := 1
-		if f[0] == "E" {
-			d = -1
-		} else {
-			jobs++
-		}
-		evs = append(evs, ev{at, d})
-	}
-	sort.Slice(evs, func(i, j int) bool {
-		if evs[i].at != evs[j].at {
-			return evs[i].at < evs[j].at
-		}
-		return evs[i].delta < evs[j].delta // an end before a start at the same instant
-	})
-	n := 0
-	for _, e := range evs {
-		n += e.delta
-		peak = max(peak, n)
-	}
-	return peak, jobs
-}
-
 // gone waits up to 10 s for every pid in the files to be gone (a zombie
 // counts as gone: it runs nothing) and fails the test for each survivor.
 func gone(t *testing.T, pidFiles ...string) {
 	t.Helper()
 	var pids []int
 	for _, f := range pidFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatalf("pid file: %v", err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatalf("pid file %s: %q", f, b)
-		}
-		pids = append(pids, pid)
+		pids = append(pids, proctest.PidFrom(t, f))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, pid := range pids {
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				t.Errorf("pid %d is still running", pid)
-				syscall.Kill(pid, syscall.SIGKILL)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	proctest.Gone(t, pids...)
 }
 
 // waitFiles waits up to 30 s for the files to exist.

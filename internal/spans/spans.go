@@ -1,0 +1,78 @@
+// Package spans measures, for tests, how many jobs ran at once: each job
+// runs a script that logs when it starts and ends, and Peak reads the log.
+// A logged span lies inside the job's real run, which lies inside its hold
+// of a slot, so logged spans overlap no more than slots do.
+//
+//	sh := spans.Script(t, dir) // run as: SPANS=$log sh $sh
+//	peak, jobs := spans.Peak(t, log)
+package spans
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Script writes a sh script into dir that logs "S <ns>" when it starts
+// and "E <ns>" before it ends into $SPANS, holding its slot for 150 ms in
+// between, and returns its path.
+func Script(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "span.sh")
+	body := `#!/bin/sh
+echo "S $(date +%s%N)" >> "$SPANS"
+sleep 0.15
+echo "E $(date +%s%N)" >> "$SPANS"
+`
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Peak reads a spans log and returns the largest number of jobs that ran
+// at once, and how many jobs ran.
+func Peak(t testing.TB, path string) (peak, jobs int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct {
+		at    int64
+		delta int
+	}
+	var evs []ev
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			t.Fatalf("spans: bad line %q", line)
+		}
+		at, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			t.Fatalf("spans: bad line %q", line)
+		}
+		d := 1
+		if f[0] == "E" {
+			d = -1
+		} else {
+			jobs++
+		}
+		evs = append(evs, ev{at, d})
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].at != evs[j].at {
+			return evs[i].at < evs[j].at
+		}
+		return evs[i].delta < evs[j].delta // an end before a start at the same instant
+	})
+	n := 0
+	for _, e := range evs {
+		n += e.delta
+		peak = max(peak, n)
+	}
+	return peak, jobs
+}
