@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/poolrun/poolrun/slots"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -34,7 +35,7 @@ func Dispatch() { spawn.Dispatch() }
 // child is a worker process's state, reachable from its tasks' ctx.
 type child struct {
 	locks *rebuild.Set
-	limit *semlock.SemLock
+	caps  []slots.Cap // a slot of each for every task: Limit or SharedLimit, then the inherited cap
 
 	out  *os.File      // the results pipe
 	wmu  sync.Mutex    // serializes writes to out
@@ -84,7 +85,14 @@ func workerMain(ctx context.Context) error {
 	}
 	defer set.Close()
 	c := &child{locks: set, out: out, more: make(chan struct{}, 1)}
-	c.limit, _ = set.Lookup(limitLock)
+	if c.caps, err = workerCaps(set); err != nil {
+		return fail(err)
+	}
+	defer func() {
+		for _, cp := range c.caps {
+			cp.Close()
+		}
+	}()
 	base := context.WithValue(context.Background(), childKey{}, c)
 	if initName != "" {
 		registry.RLock()
@@ -319,16 +327,18 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 	if err := ctx.Err(); err != nil {
 		return appendErr(buf, f.id, ctxKind(err), "", "")
 	}
-	if c.limit != nil {
-		// The slot is taken with undo in this process: if it dies while
-		// running the task, the kernel gives the slot back.
-		if err := c.limit.Acquire(ctx); err != nil {
+	// A slot of each cap (the pool's limit, then the cap inherited from a
+	// poolrun job), taken with undo in this process: if it dies while
+	// running the task, the kernel gives the slots back.
+	for _, cp := range c.caps {
+		slot, err := cp.Acquire(ctx)
+		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return appendErr(buf, f.id, ctxKind(cerr), "", "")
 			}
 			return appendErr(buf, f.id, kLimit, err.Error(), "")
 		}
-		defer c.limit.Release()
+		defer slot.Release()
 	}
 	out, pv, stack, err := call1(h, ctx, t.in, func() {
 		// runtime.Goexit in the task: this goroutine is ending, with no
@@ -463,4 +473,34 @@ func Mutex(ctx context.Context, name string) (*semlock.SemLock, error) {
 		return nil, fmt.Errorf("pool: Mutex(%q): no such mutex: create it with the Mutexes option of New", name)
 	}
 	return s, nil
+}
+
+// workerCaps is the caps a worker takes a slot of for every task: the
+// pool's limit (Limit, SharedLimit), and, when the pool runs inside a
+// poolrun job, that job's cap (unless the limit is a SharedLimit: a named
+// cap is its own, as with poolrun --sem). The first worker to claim the
+// job's own slot runs on it (see slots), so a pool inside a job of a
+// one-slot cap still runs.
+func workerCaps(set *rebuild.Set) ([]slots.Cap, error) {
+	var caps []slots.Cap
+	named := false
+	if s, ok := set.Lookup(limitLock); ok {
+		named = s.Handle().Key != 0
+		c, err := slots.FromSemLock(s)
+		if err != nil {
+			return nil, fmt.Errorf("pool: the limit: %w", err)
+		}
+		caps = append(caps, c)
+	}
+	if _, ok := set.Lookup(slots.CapName); !ok || named {
+		return caps, nil
+	}
+	outer, err := slots.FromEnv()
+	if err != nil {
+		for _, c := range caps {
+			c.Close()
+		}
+		return nil, fmt.Errorf("pool: the cap of the poolrun job: %w", err)
+	}
+	return append(caps, outer), nil
 }

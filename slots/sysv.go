@@ -21,13 +21,14 @@ import (
 //     that set.
 //
 // A process that finds both, and takes the HeldName mutex without
-// waiting, may run on the job's unit: it is its first slot, free (make's
+// waiting, may run on the job's unit: it is a slot for free (make's
 // jobserver rule: every job has one implicit token), so nested runs cannot
-// deadlock. Taking the mutex makes the unit claimable once: a second run
-// started at the same time in the same job takes units of the cap like
-// any other user, and retries the claim while it waits, so it takes the
-// unit over if the first one ends first. The mutex has undo: a killed
-// claimant gives it back.
+// deadlock. The mutex is taken for each slot run on the unit and given
+// back with it, so the unit is used by one process of the job at a time:
+// a second run started at the same time in the same job takes units of
+// the cap like any other user, and retries the job's unit while it
+// waits, so the two take turns on it. The mutex has undo: a process
+// killed on the unit gives it back.
 const (
 	// CapName is the cap's name in POOLRUN_SEMLOCKS.
 	CapName = "poolrun.cap"
@@ -113,6 +114,16 @@ func FromEnv() (Cap, error) {
 	return newSysv(s, false, parent)
 }
 
+// FromSemLock is a cap over s, a counting semaphore this process created,
+// opened or attached (a pool worker attaches its pool's limit this way).
+// It has no job's unit; Close closes s in this process.
+func FromSemLock(s *semlock.SemLock) (Cap, error) {
+	if s.Kind() != semlock.Semaphore {
+		return nil, fmt.Errorf("slots: set %d is a %v, not a semaphore", s.ID(), s.Kind())
+	}
+	return newSysv(s, false, nil)
+}
+
 // Default is the cap a batch or a pool of n uses when not told otherwise:
 // the inherited one (FromEnv) if this process runs in a poolrun job, else
 // a new private cap of n slots.
@@ -160,9 +171,9 @@ func newSysv(s *semlock.SemLock, private bool, parent *rebuild.Set) (*sysvCap, e
 
 func (c *sysvCap) Size() int { return c.sem.Handle().MaxValue }
 
-// Acquire takes the job's unit if it is free, else a unit of the set. A
-// process that found its job's unit claimed by another run in the job
-// retries the claim every pollClaim while it waits (else two runs started
+// Acquire takes the job's unit if no process of the job runs on it, else
+// a unit of the set. While another process of the job runs on the unit,
+// it retries the unit every pollClaim as it waits (else two runs started
 // in one job of a one-slot cap would wait for each other for ever).
 func (c *sysvCap) Acquire(ctx context.Context) (Slot, error) {
 	u := c.unit
@@ -178,7 +189,6 @@ func (c *sysvCap) Acquire(ctx context.Context) (Slot, error) {
 			return &c.unitSlot, nil
 		}
 		err := c.sem.Acquire(wctx)
-		u.woken()
 		woken := wokenOnly(ctx, wctx, err)
 		cancel()
 		switch {
@@ -258,10 +268,7 @@ func (s *semSlot) Release() error { return s.c.sem.Release() }
 // unitSlot is the parent job's unit.
 type unitSlot struct{ c *sysvCap }
 
-func (s *unitSlot) Release() error {
-	s.c.unit.give()
-	return nil
-}
+func (s *unitSlot) Release() error { return s.c.unit.give() }
 
 type sysvShare struct {
 	m   *semlock.SemLock

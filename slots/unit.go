@@ -9,87 +9,86 @@ import (
 )
 
 // parentUnit is the unit of the cap that the poolrun job this process
-// runs in holds, claimable by one process at a time through the job's
-// held mutex (see HeldName). Claimed, it is one more slot of this
-// process's, free whenever no slot of ours runs on it.
+// runs in holds. Whoever holds the job's held mutex (see HeldName) runs
+// on it; this process takes the mutex, without waiting, for each slot it
+// runs on the unit and gives it back with the slot. The mutex has undo: a
+// process killed while it runs on the unit gives it back.
+//
+// Claimed per slot rather than for the process's life, the unit goes to
+// whichever process of the job needs it next: two runs started in one
+// job take turns on it, and the workers of a pool started in a job all
+// can run on it, one at a time.
 type parentUnit struct {
-	mu      sync.Mutex
-	held    *semlock.SemLock   // the job's held mutex, taken by this process: the unit is ours
-	pending *semlock.SemLock   // the held mutex, taken by another process: retry
-	free    bool               // ours, and no slot runs on it
-	wake    context.CancelFunc // cancels a wait for a unit of the set when the unit comes free
+	m *semlock.SemLock // the job's held mutex
+
+	mu     sync.Mutex
+	ours   bool                 // this process holds m: a slot runs on the unit
+	closed bool                 // Close was called: m is closed
+	wakes  []context.CancelFunc // waits for a unit of the set, to end when the unit is given back
 }
 
-func newParentUnit(m *semlock.SemLock) *parentUnit {
-	u := &parentUnit{pending: m}
-	u.claimLocked()
-	return u
-}
+func newParentUnit(m *semlock.SemLock) *parentUnit { return &parentUnit{m: m} }
 
-// claimLocked takes the held mutex without waiting, if not yet held.
-func (u *parentUnit) claimLocked() {
-	if u.pending == nil {
-		return
+// claimLocked takes the held mutex without waiting; a previous holder's
+// death (ErrOwnerDead) leaves it held by us all the same.
+func (u *parentUnit) claimLocked() bool {
+	if u.ours || u.closed {
+		return false
 	}
-	got, err := u.pending.TryAcquire()
+	got, err := u.m.TryAcquire()
 	if got && (err == nil || errors.Is(err, semlock.ErrOwnerDead)) {
-		u.held, u.pending, u.free = u.pending, nil, true
-	}
-}
-
-// take takes the unit if it is ours and free. If not, it returns the
-// context to wait for a unit of the set with: done when ctx is, when the
-// unit comes free, and, while another process has the claim, after
-// pollClaim. The caller calls woken after that wait, then cancel.
-func (u *parentUnit) take(ctx context.Context) (wctx context.Context, cancel context.CancelFunc, ok bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.claimLocked()
-	if u.held != nil && u.free {
-		u.free = false
-		return nil, nil, true
-	}
-	if u.pending != nil {
-		wctx, cancel = context.WithTimeout(ctx, pollClaim)
-	} else if u.held != nil {
-		wctx, cancel = context.WithCancel(ctx)
-	} else {
-		return ctx, func() {}, false // closed
-	}
-	u.wake = cancel
-	return wctx, cancel, false
-}
-
-func (u *parentUnit) woken() {
-	u.mu.Lock()
-	u.wake = nil
-	u.mu.Unlock()
-}
-
-// tryTake takes the unit if it is ours (claiming it if need be) and free.
-func (u *parentUnit) tryTake() bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.claimLocked()
-	if u.held != nil && u.free {
-		u.free = false
+		u.ours = true
 		return true
 	}
 	return false
 }
 
-// give frees the unit, waking a waiter.
-func (u *parentUnit) give() {
+// take takes the unit if no process of the job runs on it. If another
+// does, it returns the context to wait for a unit of the set with: done
+// when ctx is, when this process gives the unit back, and, while another
+// process has it, after pollClaim (it may end first). The caller calls
+// cancel after that wait.
+func (u *parentUnit) take(ctx context.Context) (wctx context.Context, cancel context.CancelFunc, ok bool) {
 	u.mu.Lock()
-	u.free = true
-	if u.wake != nil {
-		u.wake()
+	defer u.mu.Unlock()
+	switch {
+	case u.claimLocked():
+		return nil, nil, true
+	case u.closed:
+		return ctx, func() {}, false
+	case u.ours:
+		wctx, cancel = context.WithCancel(ctx)
+	default:
+		wctx, cancel = context.WithTimeout(ctx, pollClaim)
 	}
-	u.mu.Unlock()
+	u.wakes = append(u.wakes, cancel)
+	return wctx, cancel, false
 }
 
-// close gives the held mutex back (the job's unit is then claimable by
-// another process of the job). u may be nil.
+// tryTake takes the unit if no process of the job runs on it.
+func (u *parentUnit) tryTake() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.claimLocked()
+}
+
+// give gives the unit back, waking this process's waiters.
+func (u *parentUnit) give() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.ours {
+		return nil
+	}
+	u.ours = false
+	err := u.m.Release()
+	for _, w := range u.wakes {
+		w()
+	}
+	u.wakes = u.wakes[:0]
+	return err
+}
+
+// close lets go of the held mutex. u may be nil.
 func (u *parentUnit) close() error {
 	if u == nil {
 		return nil
@@ -97,14 +96,13 @@ func (u *parentUnit) close() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	var err error
-	if u.held != nil {
-		err = u.held.Release()
-		u.held.Close()
-		u.held = nil
+	if u.ours {
+		err = u.m.Release()
+		u.ours = false
 	}
-	if u.pending != nil {
-		u.pending.Close()
-		u.pending = nil
+	if !u.closed {
+		u.closed = true
+		u.m.Close()
 	}
 	return err
 }
