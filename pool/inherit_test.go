@@ -32,41 +32,29 @@ func asJob(t *testing.T, c slots.Cap) {
 
 // A pool started inside a poolrun job shares the job's cap: on a cap of
 // one slot that the job holds, its three workers run one task at a time
-// (on the job's own slot), and every task runs.
+// (on the job's own slot), and every task runs; with Limit(3) too, both
+// bind.
 func TestPoolSharesInheritedCap(t *testing.T) {
-	leakcheck.Check(t)
-	c, err := slots.New(1)
-	if err != nil {
-		t.Fatal(err)
+	for name, opts := range map[string][]pool.Option{
+		"workers": {pool.Workers(3)},
+		"limit":   {pool.Workers(3), pool.Limit(3)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			leakcheck.Check(t)
+			c, err := slots.New(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() }) // after asJob's cleanups
+			asJob(t, c)
+			p := newPool(t, opts...)
+			ctx := testCtx(t)
+			var fs []*pool.Future[[2]int64]
+			for range 6 {
+				fs = append(fs, window.Submit(ctx, p, 20))
+			}
+			checkNoOverlap(t, fs)
+			p.Close()
+		})
 	}
-	defer c.Close()
-	asJob(t, c)
-	p := newPool(t, pool.Workers(3))
-	ctx := testCtx(t)
-	var fs []*pool.Future[[2]int64]
-	for range 6 {
-		fs = append(fs, window.Submit(ctx, p, 20))
-	}
-	checkNoOverlap(t, fs)
-	p.Close()
-}
-
-// With Limit inside a job, both bind: the tighter one here is the job's
-// cap of one slot.
-func TestPoolLimitAndInheritedCap(t *testing.T) {
-	leakcheck.Check(t)
-	c, err := slots.New(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	asJob(t, c)
-	p := newPool(t, pool.Workers(3), pool.Limit(3))
-	ctx := testCtx(t)
-	var fs []*pool.Future[[2]int64]
-	for range 6 {
-		fs = append(fs, window.Submit(ctx, p, 20))
-	}
-	checkNoOverlap(t, fs)
-	p.Close()
 }
