@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/poolrun/poolrun/internal/handlewire"
 	"github.com/poolrun/poolrun/semlock"
 )
 
@@ -109,14 +110,13 @@ func Encode(hs map[string]semlock.Handle) (string, error) {
 			return "", &FormatError{Handle: strconv.Quote(name), Field: "name", Msg: err.Error()}
 		}
 		h := hs[name]
-		if err := check(h); err != nil {
-			err.Handle = strconv.Quote(name)
-			return "", err
+		if err := handlewire.Check(h); err != nil {
+			return "", formatError(strconv.Quote(name), err)
 		}
 		b = append(b, ';')
 		b = append(b, name...)
 		b = append(b, '=')
-		b = appendHandle(b, h)
+		b = handlewire.Append(b, h)
 	}
 	if len(b) > MaxLen {
 		return "", &FormatError{Field: "length", Msg: fmt.Sprintf("%d bytes, at most %d", len(b), MaxLen)}
@@ -124,105 +124,10 @@ func Encode(hs map[string]semlock.Handle) (string, error) {
 	return string(b), nil
 }
 
-// EncodeHandle writes one handle as the part of an entry after "NAME=".
-func EncodeHandle(h semlock.Handle) (string, error) {
-	if err := check(h); err != nil {
-		return "", err
-	}
-	return string(appendHandle(nil, h)), nil
-}
-
-func appendHandle(b []byte, h semlock.Handle) []byte {
-	b = strconv.AppendInt(b, int64(h.Key), 10)
-	b = append(b, ',')
-	b = strconv.AppendInt(b, int64(h.ID), 10)
-	letter, _ := kindLetter(h.Kind) // check() accepted it
-	b = append(b, ',', letter, ',')
-	b = strconv.AppendInt(b, int64(h.MaxValue), 10)
-	if h.Undo {
-		b = append(b, ",u,"...)
-	} else {
-		b = append(b, ",n,"...)
-	}
-	b = strconv.AppendInt(b, int64(h.Creator), 10)
-	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(h.Token), 10)
-	if h.Name != "" {
-		b = append(b, ',')
-		b = append(b, h.Name...)
-	}
-	return b
-}
-
-const (
-	maxID    = 1<<31 - 1
-	maxToken = 1<<30 - 1
-)
-
-// kindLetters maps each semlock.Kind (by its stable number) to its letter
-// in the wire format.
-var kindLetters = [...]byte{1: 's', 2: 'm', 3: 'e', 4: 'b', 5: 'c'}
-
-func kindLetter(k semlock.Kind) (byte, bool) {
-	if int(k) >= len(kindLetters) || kindLetters[k] == 0 {
-		return 0, false
-	}
-	return kindLetters[k], true
-}
-
-func letterKind(s string) (semlock.Kind, bool) {
-	if len(s) != 1 {
-		return 0, false
-	}
-	for k, c := range kindLetters {
-		if c != 0 && c == s[0] {
-			return semlock.Kind(k), true
-		}
-	}
-	return 0, false
-}
-
-func validKind(k semlock.Kind) bool {
-	_, ok := kindLetter(k)
-	return ok
-}
-
-// check validates the fields of h the way Decode does.
-func check(h semlock.Handle) *FormatError {
-	switch {
-	case !validKind(h.Kind):
-		return &FormatError{Field: "kind", Msg: fmt.Sprintf("unknown kind %d", h.Kind)}
-	case h.ID < 0 || h.ID > maxID:
-		return &FormatError{Field: "id", Msg: fmt.Sprintf("%d outside 0..%d", h.ID, maxID)}
-	case h.MaxValue < 1 || h.MaxValue > semlock.MaxValue:
-		return &FormatError{Field: "max", Msg: fmt.Sprintf("%d outside 1..%d", h.MaxValue, semlock.MaxValue)}
-	case h.Kind == semlock.Mutex && h.MaxValue != 1:
-		return &FormatError{Field: "max", Msg: fmt.Sprintf("a mutex has max 1, not %d", h.MaxValue)}
-	case h.Kind == semlock.Mutex && !h.Undo:
-		return &FormatError{Field: "undo", Msg: "a mutex always uses undo"}
-	case (h.Kind == semlock.EventKind || h.Kind == semlock.ConditionKind) && h.MaxValue != 1:
-		return &FormatError{Field: "max", Msg: fmt.Sprintf("a%s has max 1, not %d", article(h.Kind), h.MaxValue)}
-	case (h.Kind == semlock.EventKind || h.Kind == semlock.ConditionKind) && h.Undo:
-		return &FormatError{Field: "undo", Msg: fmt.Sprintf("a%s never uses undo", article(h.Kind))}
-	case h.Kind == semlock.BarrierKind && !h.Undo:
-		return &FormatError{Field: "undo", Msg: "a barrier always uses undo"}
-	case h.Kind >= semlock.EventKind && h.Name != "":
-		return &FormatError{Field: "set name", Msg: fmt.Sprintf("a%s is private: it has no set name", article(h.Kind))}
-	case h.Creator < 1 || h.Creator > maxID:
-		return &FormatError{Field: "creator", Msg: fmt.Sprintf("pid %d outside 1..%d", h.Creator, maxID)}
-	case h.Token > maxToken:
-		return &FormatError{Field: "token", Msg: fmt.Sprintf("%d outside 0..%d", h.Token, maxToken)}
-	case h.Name == "" && h.Key != 0:
-		return &FormatError{Field: "key", Msg: fmt.Sprintf("a private set (no set name) has key 0, not %d", h.Key)}
-	case h.Name != "" && h.Key == 0:
-		return &FormatError{Field: "key", Msg: fmt.Sprintf("named set %q has key 0 (IPC_PRIVATE)", h.Name)}
-	}
-	if h.Name != "" {
-		if err := semlock.ValidateName(h.Name); err != nil {
-			return &FormatError{Field: "set name", Msg: err.Error()}
-		}
-	}
-	return nil
+// formatError is a handle's field error (from handlewire) as a
+// FormatError naming the handle.
+func formatError(handle string, err *handlewire.Error) *FormatError {
+	return &FormatError{Handle: handle, Field: err.Field, Msg: err.Msg}
 }
 
 // Decode parses a value in the wire format. It is strict: a value longer
@@ -271,15 +176,6 @@ func Decode(s string) (map[string]semlock.Handle, error) {
 	}
 }
 
-// DecodeHandle parses one handle written by EncodeHandle.
-func DecodeHandle(s string) (semlock.Handle, error) {
-	h, err := decodeFields(s)
-	if err != nil {
-		return h, err
-	}
-	return h, nil
-}
-
 func decodeEntry(entry string) (string, semlock.Handle, *FormatError) {
 	name, fields, ok := strings.Cut(entry, "=")
 	if !ok {
@@ -288,107 +184,9 @@ func decodeEntry(entry string) (string, semlock.Handle, *FormatError) {
 	if err := ValidateName(name); err != nil {
 		return "", semlock.Handle{}, &FormatError{Field: "name", Msg: err.Error()}
 	}
-	h, err := decodeFields(fields)
-	return name, h, err
-}
-
-func decodeFields(s string) (semlock.Handle, *FormatError) {
-	var h semlock.Handle
-	var f [8]string
-	n := 0
-	for {
-		field, rest, more := strings.Cut(s, ",")
-		if n == len(f) {
-			return h, &FormatError{Msg: fmt.Sprintf("more than %d fields", len(f))}
-		}
-		f[n] = field
-		n++
-		if !more {
-			break
-		}
-		s = rest
+	h, err := handlewire.Parse(fields)
+	if err != nil {
+		return name, h, formatError("", err)
 	}
-	if n < 7 {
-		return h, &FormatError{Msg: fmt.Sprintf("%d fields, want KEY,ID,KIND,MAX,UNDO,CREATOR,TOKEN[,SETNAME]", n)}
-	}
-	var err *FormatError
-	var key int64
-	if key, err = number("key", f[0], -1<<31, 1<<31-1); err != nil {
-		return h, err
-	}
-	h.Key = int32(key)
-	var v int64
-	if v, err = number("id", f[1], 0, maxID); err != nil {
-		return h, err
-	}
-	h.ID = int(v)
-	k, ok := letterKind(f[2])
-	if !ok {
-		return h, &FormatError{Field: "kind", Msg: fmt.Sprintf("%s: want s (semaphore), m (mutex), e (event), b (barrier) or c (condition)", quote(f[2]))}
-	}
-	h.Kind = k
-	if v, err = number("max", f[3], 1, semlock.MaxValue); err != nil {
-		return h, err
-	}
-	h.MaxValue = int(v)
-	switch f[4] {
-	case "u":
-		h.Undo = true
-	case "n":
-	default:
-		return h, &FormatError{Field: "undo", Msg: fmt.Sprintf("%s: want u (undo) or n (no undo)", quote(f[4]))}
-	}
-	if v, err = number("creator", f[5], 1, maxID); err != nil {
-		return h, err
-	}
-	h.Creator = int(v)
-	if v, err = number("token", f[6], 0, maxToken); err != nil {
-		return h, err
-	}
-	h.Token = uint32(v)
-	if n == 8 {
-		if f[7] == "" {
-			return h, &FormatError{Field: "set name", Msg: "empty (leave out the trailing comma for a private set)"}
-		}
-		h.Name = f[7]
-	}
-	return h, check(h)
-}
-
-// number parses a canonical decimal in [lo, hi].
-func number(field, s string, lo, hi int64) (int64, *FormatError) {
-	digits := s
-	if lo < 0 && len(s) > 0 && s[0] == '-' {
-		digits = s[1:]
-	}
-	bad := len(digits) == 0 || len(digits) > 10 || len(digits) > 1 && digits[0] == '0' || s == "-0"
-	for i := 0; i < len(digits) && !bad; i++ {
-		bad = digits[i] < '0' || digits[i] > '9'
-	}
-	if bad {
-		return 0, &FormatError{Field: field, Msg: fmt.Sprintf("%s is not a canonical decimal number", quote(s))}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < lo || v > hi {
-		return 0, &FormatError{Field: field, Msg: fmt.Sprintf("%s outside %d..%d", quote(s), lo, hi)}
-	}
-	return v, nil
-}
-
-// quote quotes s for an error message, cut to a readable length.
-func quote(s string) string {
-	if len(s) > 24 {
-		s = s[:24] + "..."
-	}
-	return strconv.Quote(s)
-}
-
-// article returns " event", " condition", ... with the article's "n" when
-// the kind's name starts with a vowel, for messages of the form "a%s".
-func article(k semlock.Kind) string {
-	name := k.String()
-	if strings.ContainsRune("aeiou", rune(name[0])) {
-		return "n " + name
-	}
-	return " " + name
+	return name, h, nil
 }

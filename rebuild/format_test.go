@@ -114,8 +114,9 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-// TestKindLetters: every kind semlock knows has a letter, the letter the
-// format documents (the first of its name).
+// TestKindLetters: every kind semlock knows travels, under the letter the
+// format documents (the first of its name). internal/handlewire tests the
+// letters themselves.
 func TestKindLetters(t *testing.T) {
 	leakcheck.Check(t)
 	for k := semlock.Kind(1); k < 16; k++ {
@@ -123,17 +124,16 @@ func TestKindLetters(t *testing.T) {
 		if strings.HasPrefix(name, "kind(") {
 			continue // not a kind semlock knows
 		}
-		letter, ok := kindLetter(k)
-		if !ok || letter != name[0] {
-			t.Errorf("kind %d (%s): letter %q, %v", k, name, letter, ok)
-		}
 		undo := k != semlock.EventKind && k != semlock.ConditionKind
 		h := semlock.Handle{ID: 1, Kind: k, MaxValue: 1, Undo: undo, Creator: 1, Token: 1}
-		enc, err := EncodeHandle(h)
+		enc, err := Encode(map[string]semlock.Handle{"h": h})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if got, err := DecodeHandle(enc); err != nil || got != h {
+		if want := "v1;h=0,1," + name[:1] + ","; !strings.HasPrefix(enc, want) {
+			t.Errorf("%s: %q, want it to start with %q", name, enc, want)
+		}
+		if got, err := Decode(enc); err != nil || got["h"] != h {
 			t.Errorf("%s: %q decodes to %+v, %v", name, enc, got, err)
 		}
 	}
@@ -154,11 +154,10 @@ func TestEncodeRejects(t *testing.T) {
 			t.Errorf("Encode(%+v) = %q, %v; want ErrFormat", hs, s, err)
 		}
 	}
-	one, err := EncodeHandle(hNamed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h, err := DecodeHandle(one); err != nil || h != hNamed {
-		t.Fatalf("DecodeHandle(EncodeHandle) = %+v, %v", h, err)
+	// A bad handle's error names the handle and the field, as Decode's do.
+	_, err := Encode(map[string]semlock.Handle{"a": bad})
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Handle != `"a"` || fe.Field != "max" {
+		t.Errorf("Encode of max 0: %v, want handle \"a\" field max", err)
 	}
 }

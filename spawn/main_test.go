@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/internal/procstart"
 	"github.com/poolrun/poolrun/rebuild"
 	"github.com/poolrun/poolrun/semlock"
 	"github.com/poolrun/poolrun/spawn"
@@ -227,7 +228,7 @@ func gone(pids []int, limit time.Duration) (time.Duration, bool) {
 	for {
 		alive := false
 		for _, p := range pids {
-			if _, ok := semlock.ProcessStart(p); ok {
+			if _, ok := procstart.Start(p); ok {
 				alive = true
 				break
 			}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/poolrun/poolrun/internal/handlewire"
+	"github.com/poolrun/poolrun/internal/procstart"
 	"github.com/poolrun/poolrun/rebuild"
 	"github.com/poolrun/poolrun/semlock"
 )
@@ -62,7 +64,7 @@ func Track(s *semlock.SemLock) error {
 	if h.Name != "" || h.Key != 0 {
 		return nil
 	}
-	enc, err := rebuild.EncodeHandle(h)
+	enc, err := handlewire.Encode(h)
 	if err != nil {
 		return fmt.Errorf("spawn: track set %d: %w", h.ID, err)
 	}
@@ -204,7 +206,7 @@ func startTrackerLocked() error {
 	}()
 	// A new tracker after one died: tell it what is registered.
 	for _, h := range tracker.sets {
-		enc, _ := rebuild.EncodeHandle(h)
+		enc, _ := handlewire.Encode(h)
 		w.WriteString("S+ " + enc + "\n")
 	}
 	for pgid := range tracker.groups {
@@ -284,7 +286,7 @@ func trackerMain(context.Context) error {
 		op, arg, _ := strings.Cut(sc.Text(), " ")
 		switch op {
 		case "S+":
-			if h, err := rebuild.DecodeHandle(arg); err == nil {
+			if h, err := handlewire.Decode(arg); err == nil {
 				sets[h.ID] = h
 			}
 		case "S-":
@@ -419,6 +421,6 @@ func inGroups(pid int, groups map[int]bool) bool {
 
 // alive reports whether pid runs (a zombie does not).
 func alive(pid int) bool {
-	_, ok := semlock.ProcessStart(pid)
+	_, ok := procstart.Start(pid)
 	return ok
 }
