@@ -59,7 +59,7 @@ func BenchmarkTrackerStart(b *testing.B) {
 	var start, ready time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		w, ok, proc, err := startTracker()
+		w, ok, proc, err := startTracker(nil)
 		if err != nil {
 			b.Fatal(err)
 		}

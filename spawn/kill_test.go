@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,11 +19,11 @@ import (
 
 // family is what a "parent" helper reports it made.
 type family struct {
-	cmd     *spawn.Cmd
-	parent  int
-	tracker int
-	sets    []int
-	pids    []int // workers and their grandchildren
+	cmd      *spawn.Cmd
+	parent   int
+	trackers []int
+	sets     []int
+	pids     []int // workers and their grandchildren
 }
 
 // startFamily starts a parent helper: 3 tracked private sets, 4 workers
@@ -59,18 +60,18 @@ func startFamily(t *testing.T) *family {
 			nums = append(nums, n)
 		}
 		switch k {
-		case "tracker":
-			f.tracker = nums[0]
+		case "trackers":
+			f.trackers = nums
 		case "sets":
 			f.sets = nums
 		case "pids":
 			f.pids = nums
 		}
 	}
-	for _, p := range append([]int{f.tracker}, f.pids...) {
+	for _, p := range append(slices.Clone(f.trackers), f.pids...) {
 		leakcheck.Track(p)
 	}
-	if f.tracker == 0 || len(f.sets) != 3 || len(f.pids) != 8 {
+	if len(f.trackers) != 2 || len(f.sets) != 3 || len(f.pids) != 8 {
 		t.Fatalf("parent helper said %q", line)
 	}
 	return f
@@ -113,7 +114,7 @@ func TestParentKilled(t *testing.T) {
 		f := startFamily(t)
 		start := time.Now()
 		f.kill()
-		_, ok := gone(append([]int{f.tracker}, f.pids...), limit)
+		_, ok := gone(append(slices.Clone(f.trackers), f.pids...), limit)
 		for len(f.setsLeft(t)) > 0 && time.Since(start) < limit {
 			time.Sleep(2 * time.Millisecond)
 		}
@@ -129,9 +130,10 @@ func TestParentKilled(t *testing.T) {
 	t.Logf("%d rounds: every child, grandchild and set gone within %v of SIGKILL (worst round)", rounds, worst)
 }
 
-// TestTrackerKilledThenSweep: with its tracker killed first, a killed
-// parent's sets stay behind; Sweep finds and removes exactly those, and
-// never a set whose creator is alive.
+// TestTrackerKilledThenSweep: with both its trackers killed while it
+// cannot replace them (stopped), a killed parent's sets stay behind;
+// Sweep finds and removes exactly those, and never a set whose creator is
+// alive.
 func TestTrackerKilledThenSweep(t *testing.T) {
 	leakcheck.Check(t)
 	mine, err := semlock.New(semlock.Semaphore, 1, 1) // creator alive: Sweep keeps it
@@ -140,9 +142,12 @@ func TestTrackerKilledThenSweep(t *testing.T) {
 	}
 	defer mine.Remove()
 	f := startFamily(t)
-	syscall.Kill(f.tracker, syscall.SIGKILL)
-	if _, ok := gone([]int{f.tracker}, 10*time.Second); !ok {
-		t.Fatal("tracker survived SIGKILL")
+	syscall.Kill(f.parent, syscall.SIGSTOP) // a stopped parent starts no new tracker
+	for _, p := range f.trackers {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	if _, ok := gone(f.trackers, 10*time.Second); !ok {
+		t.Fatal("trackers survived SIGKILL")
 	}
 	f.kill()
 	workers := []int{f.pids[0], f.pids[2], f.pids[4], f.pids[6]}
@@ -182,9 +187,9 @@ func TestTrackerKilledThenSweep(t *testing.T) {
 	}
 }
 
-// TestTrackerRestarted: if the tracker dies, the next Track starts a new
-// one that learns every set still registered: a later death of the
-// parent still leaves nothing.
+// TestTrackerRestarted: if both trackers die, a new one starts at once
+// and learns every set still registered: a later death of the parent
+// still leaves nothing.
 func TestTrackerRestarted(t *testing.T) {
 	leakcheck.Check(t)
 	r, w, err := os.Pipe()
@@ -200,15 +205,19 @@ func TestTrackerRestarted(t *testing.T) {
 	w.Close()
 	leakcheck.Track(c.Process.Pid)
 	line, err := bufio.NewReader(r).ReadString('\n')
-	var tracker, a, b, old int
-	if _, serr := fmt.Sscanf(line, "tracker=%d sets=%d,%d old=%d", &tracker, &a, &b, &old); serr != nil || err != nil {
+	var tracker, a, b int
+	var olds string
+	if _, serr := fmt.Sscanf(line, "tracker=%d sets=%d,%d old=%s", &tracker, &a, &b, &olds); serr != nil || err != nil {
 		c.Stop()
 		c.Wait()
 		t.Fatalf("helper said %q (%v)", line, err)
 	}
+	old := ints(t, olds)
 	leakcheck.Track(tracker)
-	leakcheck.Track(old)
-	if tracker == old || tracker == 0 {
+	for _, p := range old {
+		leakcheck.Track(p)
+	}
+	if slices.Contains(old, tracker) || tracker == 0 {
 		t.Fatalf("no new tracker: %q", line)
 	}
 	syscall.Kill(c.Process.Pid, syscall.SIGKILL)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,9 +28,13 @@ const (
 	noDispatchEnv = "SPAWN_TEST_NODISPATCH" // a main that never calls Dispatch
 	setUserEnv    = "SPAWN_TEST_SETUSER"    // a plain process holding a shared set (keep_test.go)
 	ttyEnv        = "SPAWN_TEST_TTY"        // a process on a terminal starting a child that uses it (tty_test.go)
+	testRootEnv   = "SPAWN_TEST_ROOT"       // the pid of the process running the tests, set for every helper
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(testRootEnv) == "" {
+		os.Setenv(testRootEnv, strconv.Itoa(os.Getpid())) // the helpers inherit it
+	}
 	if os.Getenv(bareEnv) != "" {
 		os.Stdout.Write([]byte{'.'}) // "started", for the benchmark
 		os.Exit(0)
@@ -62,6 +67,7 @@ func TestMain(m *testing.M) {
 	spawn.Register("event-waiter", eventWaiterRole)
 	spawn.Register("keeper-parent", keeperParentRole)
 	spawn.Register("keeper-mid", keeperMidRole)
+	spawn.Register("guarded", guardedRole)
 	spawn.Register("fail", func(context.Context) error { return fmt.Errorf("failed on purpose") })
 	spawn.Dispatch()
 	os.Exit(m.Run())
@@ -203,9 +209,53 @@ func parentRole(ctx context.Context) error {
 		}
 		pids = append(pids, strconv.Itoa(r.pid), strconv.Itoa(r.gc))
 	}
-	fmt.Printf("tracker=%d sets=%s pids=%s\n", spawn.TrackerPid(), strings.Join(ids, ","), strings.Join(pids, ","))
+	trackers, err := bothTrackers()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("trackers=%s sets=%s pids=%s\n", joinInts(trackers), strings.Join(ids, ","), strings.Join(pids, ","))
 	<-ctx.Done()
 	return nil
+}
+
+// bothTrackers waits until this process's two trackers run (the second
+// is started in the background after the first Track) and returns their
+// pids.
+func bothTrackers() ([]int, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pids := spawn.TrackerPids()
+		if len(pids) == 2 {
+			return pids, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("trackers %v, want two, 30 s after the first Track", pids)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// joinInts writes ns as "1,2,3".
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// ints parses "1,2,3".
+func ints(t testing.TB, s string) []int {
+	t.Helper()
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("%q: not a list of numbers", s)
+		}
+		ns = append(ns, n)
+	}
+	return ns
 }
 
 // hclogLines parses JSON log output into its records.
@@ -261,24 +311,29 @@ func kernelSets(t testing.TB) map[int]bool {
 	return ids
 }
 
-// retrackRole tracks a set, kills its own tracker, tracks a second set
-// (which starts a new tracker that must learn of the first), prints what
-// it has and waits to be killed.
+// retrackRole tracks a set, kills both its trackers, waits for a
+// replacement (which must learn of the first set), tracks a second set,
+// prints what it has and waits to be killed.
 func retrackRole(ctx context.Context) error {
 	a, err := spawn.NewTracked(semlock.Semaphore, 1, 1)
 	if err != nil {
 		return err
 	}
-	old := spawn.TrackerPid()
-	syscall.Kill(old, syscall.SIGKILL)
-	for spawn.TrackerPid() == old {
+	old, err := bothTrackers()
+	if err != nil {
+		return err
+	}
+	for _, p := range old {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	for p := spawn.TrackerPid(); p == 0 || slices.Contains(old, p); p = spawn.TrackerPid() {
 		time.Sleep(time.Millisecond)
 	}
 	b, err := spawn.NewTracked(semlock.Semaphore, 1, 1)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("tracker=%d sets=%d,%d old=%d\n", spawn.TrackerPid(), a.ID(), b.ID(), old)
+	fmt.Printf("tracker=%d sets=%d,%d old=%s\n", spawn.TrackerPid(), a.ID(), b.ID(), joinInts(old))
 	<-ctx.Done()
 	return nil
 }

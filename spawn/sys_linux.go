@@ -3,7 +3,10 @@ package spawn
 import (
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -95,4 +98,91 @@ func withoutTTOU(f func()) {
 	}
 	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	f()
+}
+
+// pfExiting is the kernel's PF_EXITING task flag: set when the task has
+// begun to exit (do_exit), before its exit-time semaphore undo.
+const pfExiting = 0x4
+
+// exiting reports whether process pid has begun to exit: a zombie, or
+// PF_EXITING in the flags of /proc/PID/stat. Such a process runs no more
+// code of its own and can no longer use a set (its exit-time undo may be
+// running, making it a set's last pid).
+func exiting(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return false
+	}
+	fs := strings.Fields(s[i+1:])
+	// fs[0] is field 3 (state); the flags are field 9.
+	if len(fs) < 7 {
+		return false
+	}
+	if fs[0] == "Z" || fs[0] == "X" {
+		return true
+	}
+	flags, err := strconv.ParseUint(fs[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
+}
+
+// waitAnyExit blocks until one of pids has exited (or is gone), or until
+// deadline. It sleeps in the kernel on the processes' pidfds (poll): no
+// polling, and a pidfd names one process, never a later one with its pid.
+func waitAnyExit(pids []int, deadline time.Time) { waitExits(pids, deadline, false) }
+
+// waitAllExit blocks until every one of pids has exited, or until
+// deadline.
+func waitAllExit(pids []int, deadline time.Time) { waitExits(pids, deadline, true) }
+
+func waitExits(pids []int, deadline time.Time, all bool) {
+	if len(pids) == 0 {
+		return
+	}
+	fds := make([]unix.PollFd, 0, len(pids))
+	defer func() {
+		for _, f := range fds {
+			unix.Close(int(f.Fd))
+		}
+	}()
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		switch {
+		case err == nil:
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		case err == unix.ESRCH: // exited and reaped already
+			if !all {
+				return
+			}
+		default: // no pidfds here (Linux < 5.3, seccomp): look every few ms
+			pollExits(pids, deadline, all)
+			return
+		}
+	}
+	for len(fds) > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		n, err := unix.Poll(fds, int(min(left.Milliseconds()+1, 1<<30)))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 || !all {
+			return // an exit, the deadline, or an error that polling again would repeat
+		}
+		live := fds[:0]
+		for _, f := range fds {
+			if f.Revents != 0 {
+				unix.Close(int(f.Fd))
+				continue
+			}
+			live = append(live, f)
+		}
+		fds = live
+	}
 }

@@ -54,3 +54,15 @@ func withoutTTOU(f func()) {
 	}
 	f()
 }
+
+// exiting: a zombie is not alive already (procstart); nothing more is
+// known here.
+func exiting(pid int) bool { return false }
+
+// waitAnyExit blocks until one of pids has exited, or until deadline
+// (darwin has no pidfds: it looks every few ms).
+func waitAnyExit(pids []int, deadline time.Time) { pollExits(pids, deadline, false) }
+
+// waitAllExit blocks until every one of pids has exited, or until
+// deadline.
+func waitAllExit(pids []int, deadline time.Time) { pollExits(pids, deadline, true) }

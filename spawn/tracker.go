@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,14 +21,16 @@ import (
 	"github.com/poolrun/poolrun/semlock"
 )
 
-// The tracker is a re-exec of this binary in the tracker role, started on
-// first use. This process tells it, one line per event over a pipe, which
-// private sets and which child process groups it has:
+// A tracker is a re-exec of this binary in the tracker role. This process
+// tells it, one line per event over a pipe, which private sets and which
+// child process groups it has:
 //
 //	S+ KEY,ID,KIND,MAX,UNDO,CREATOR,TOKEN   a set (rebuild's handle format)
 //	S- ID                                  the set was removed or untracked
 //	G+ PGID                                a child's process group
 //	G- PGID                                the child was reaped
+//	R                                      you report the cleanup on stderr
+//	K MS                                   how long to wait for a set's live last user (keepWait)
 //
 // Only this process holds the pipe's write end (O_CLOEXEC: children do not
 // inherit it), so the tracker reads EOF exactly when this process is gone,
@@ -36,28 +39,79 @@ import (
 // the generation token: a set whose id was reused is never touched, and a
 // named set is never registered), then exits.
 //
-// If the tracker dies while this process lives, the next Track, Untrack or
-// Cmd.Start starts a new one and tells it everything still registered.
+// Twins. A lone tracker leaves a window: if it is killed, and this process
+// dies before a new one has been told everything, the sets stay until
+// poolrun sem gc and the groups' grandchildren live on. So two trackers
+// run from the first use on, each sent every line (one more pipe write per
+// event, about a microsecond), and either one alone cleans up everything:
+// whichever of the three processes dies first, nothing is left. On this
+// process's death both clean up at once; that is safe, as every step is
+// idempotent (a second SIGKILL to a dying group; a set the twin removed
+// first is seen to be gone, and a set whose id was reused is never
+// touched, as above). Only the tracker sent "R" writes the report, so it is
+// printed once.
+//
+// When a tracker dies, a goroutine waiting for its exit (on its pidfd, in
+// the poller) sees it at once and starts a replacement right away, not at
+// the next Track or Cmd.Start: everything registered is written into the
+// replacement's pipe before it is even forked, so from its first instant
+// it holds the whole state (a state larger than the pipe's buffer, over a
+// thousand entries, is partly written just after the fork). The twin's
+// role as reporter, if the dead one had it, passes to the survivor at the
+// same time.
+//
+// What remains, precisely: (1) both trackers dying within the time this
+// process takes to notice and fork a replacement (its goroutine's wake-up
+// and one fork, about 0.1-1 ms; more under heavy load), followed by this
+// process's death before the replacement exists: the sets are then left
+// for Sweep. (2) At first use, the twin is started in the background just
+// after the first tracker: until its fork the first tracker is alone, as
+// in (1). (3) More than five tracker starts within a second (something
+// keeps killing them) postpones further starts to the next second, and a
+// tracker that keeps failing to start (it never reaches its handshake) is
+// retried with a growing pause, up to 30 s. (4) A child's group is
+// registered when Cmd.Start has forked and exec'd it: a grandchild that
+// the child forks before this process has written the line (a few
+// microseconds) is not covered if this process dies in that instant.
 var tracker struct {
 	mu      sync.Mutex
-	w       *os.File // the pipe's write end; nil when no tracker runs
-	pid     int
-	started time.Time
-	starts  int   // trackers started since started's second began
-	lost    error // why the last tracker went away
+	procs   []*trackerProc // the live trackers, oldest first
+	refill  bool           // a start of missing twins is scheduled
+	window  time.Time      // when the rate limit's current second began
+	starts  int            // trackers started within it
+	fails   int            // trackers in a row that ended before their handshake
+	lost    error          // why the last tracker went away or could not start
 	sets    map[int]semlock.Handle
 	groups  map[int]bool
+	keepFor time.Duration // keepWait, for trackers started from now on (tests shorten it)
 }
+
+// trackerProc is one running tracker.
+type trackerProc struct {
+	proc     *os.Process
+	w        *os.File // its command pipe's write end
+	reporter bool     // it was sent "R"
+}
+
+const (
+	// twins is how many trackers run at once.
+	twins = 2
+	// maxStarts bounds the trackers started within one second.
+	maxStarts = 5
+	// maxBackoff bounds the pause before retrying a tracker that keeps
+	// failing to start.
+	maxBackoff = 30 * time.Second
+)
 
 // ErrTracker: the tracker could not be started, or died and could not be
 // restarted; sets and groups are then not cleaned up if this process dies
 // (Sweep, poolrun sem gc, still removes orphaned sets).
 var ErrTracker = errors.New("spawn: tracker unavailable")
 
-// Track registers a private set with this process's tracker, which
-// removes it if this process dies before Untrack (or RemoveTracked). A
+// Track registers a private set with this process's trackers, which
+// remove it if this process dies before Untrack (or RemoveTracked). A
 // named set is never tracked (Track is a no-op): it outlives its creator
-// by design. The first call starts the tracker, a re-exec of this binary:
+// by design. The first call starts the trackers, re-execs of this binary:
 // a process that never called Dispatch gets ErrNoDispatch.
 func Track(s *semlock.SemLock) error {
 	h := s.Handle()
@@ -70,9 +124,7 @@ func Track(s *semlock.SemLock) error {
 	}
 	tracker.mu.Lock()
 	defer tracker.mu.Unlock()
-	if tracker.sets == nil {
-		tracker.sets, tracker.groups = map[int]semlock.Handle{}, map[int]bool{}
-	}
+	initLocked()
 	if err := sendLocked("S+ " + enc); err != nil {
 		return fmt.Errorf("spawn: track set %d: %w", h.ID, err)
 	}
@@ -80,8 +132,8 @@ func Track(s *semlock.SemLock) error {
 	return nil
 }
 
-// Untrack tells the tracker to forget a set (it will not remove it). A set
-// that is not tracked is a no-op.
+// Untrack tells the trackers to forget a set (they will not remove it). A
+// set that is not tracked is a no-op.
 func Untrack(s *semlock.SemLock) error {
 	h := s.Handle()
 	tracker.mu.Lock()
@@ -118,7 +170,7 @@ func RemoveTracked(s *semlock.SemLock) error {
 }
 
 // trackGroup registers a child's process group, if this process can have
-// a tracker (it called Dispatch). Failures are not the child's problem:
+// trackers (it called Dispatch). Failures are not the child's problem:
 // PDEATHSIG still kills the child itself.
 func trackGroup(pgid int) {
 	if checkDispatch() != nil {
@@ -126,9 +178,7 @@ func trackGroup(pgid int) {
 	}
 	tracker.mu.Lock()
 	defer tracker.mu.Unlock()
-	if tracker.sets == nil {
-		tracker.sets, tracker.groups = map[int]semlock.Handle{}, map[int]bool{}
-	}
+	initLocked()
 	if sendLocked("G+ "+strconv.Itoa(pgid)) == nil {
 		tracker.groups[pgid] = true
 	}
@@ -139,95 +189,203 @@ func untrackGroup(pgid int) {
 	defer tracker.mu.Unlock()
 	if tracker.groups[pgid] {
 		delete(tracker.groups, pgid)
-		if tracker.w != nil {
+		if len(tracker.procs) > 0 {
 			sendLocked("G- " + strconv.Itoa(pgid))
 		}
 	}
 }
 
-// sendLocked writes one line to the tracker, starting one first if none
-// runs (and then telling it what is registered). A line is far shorter
-// than PIPE_BUF, so it is written whole.
+func initLocked() {
+	if tracker.sets == nil {
+		tracker.sets, tracker.groups = map[int]semlock.Handle{}, map[int]bool{}
+	}
+	if tracker.keepFor == 0 {
+		tracker.keepFor = keepWait
+	}
+}
+
+// sendLocked writes one line to every tracker, first starting one if
+// none runs (it is then told what is registered), and schedules the start
+// of its twin if one is missing. A line is far shorter than PIPE_BUF, so
+// it is written whole. It fails only if no tracker got the line.
 func sendLocked(line string) error {
-	if tracker.w == nil {
-		if err := startTrackerLocked(); err != nil {
+	if len(tracker.procs) == 0 {
+		if wait := rateLocked(); wait > 0 {
+			// Trackers keep dying or failing: do not fork in a loop.
+			return fmt.Errorf("%w: %d trackers started within a second; the last: %w", ErrTracker, maxStarts, tracker.lost)
+		}
+		if err := startLocked(); err != nil {
 			return err
 		}
 	}
-	if _, err := tracker.w.WriteString(line + "\n"); err != nil {
-		lostLocked(tracker.pid, fmt.Errorf("%w: write to the tracker (pid %d): %v", ErrTracker, tracker.pid, err))
+	b := line + "\n"
+	for _, p := range slices.Clone(tracker.procs) {
+		if _, err := p.w.WriteString(b); err != nil {
+			lostLocked(p, fmt.Errorf("%w: write to the tracker (pid %d): %v", ErrTracker, p.proc.Pid, err))
+		}
+	}
+	if len(tracker.procs) < twins {
+		refillLocked(backoffLocked())
+	}
+	if len(tracker.procs) == 0 {
 		return tracker.lost
 	}
 	return nil
 }
 
-// lostLocked forgets tracker pid, which is gone.
-func lostLocked(pid int, why error) {
-	if tracker.pid != pid || tracker.w == nil {
+// lostLocked forgets tracker p. If it might still run it is SIGKILLed
+// first (os.Process signals only an unreaped child: never a reused pid),
+// so that it never reads EOF and cleans up after a live process. If it
+// was the reporter, a live twin becomes the reporter.
+func lostLocked(p *trackerProc, why error) {
+	i := slices.Index(tracker.procs, p)
+	if i < 0 {
 		return
 	}
-	tracker.w.Close()
-	tracker.w, tracker.lost = nil, why
+	tracker.procs = slices.Delete(tracker.procs, i, i+1)
+	p.proc.Kill() // after Kill returns it runs no more user code
+	p.w.Close()
+	tracker.lost = why
+	if p.reporter {
+		for _, q := range slices.Clone(tracker.procs) {
+			if _, err := q.w.WriteString("R\n"); err == nil {
+				q.reporter = true
+				return
+			}
+			lostLocked(q, fmt.Errorf("%w: write to the tracker (pid %d)", ErrTracker, q.proc.Pid))
+		}
+	}
 }
 
-// startTrackerLocked forks and execs a tracker and returns without
-// waiting for it to run: lines written before it reads sit in the pipe.
-// Its handshake is read in the background; if it fails or the tracker
-// exits, the next call starts another (at most 5 within a second).
-func startTrackerLocked() error {
+// refillLocked schedules, after delay, the start of the missing twins.
+func refillLocked(delay time.Duration) {
+	if tracker.refill {
+		return
+	}
+	tracker.refill = true
+	time.AfterFunc(delay, refill)
+}
+
+// refill starts trackers until twins run, within the rate limit.
+func refill() {
+	tracker.mu.Lock()
+	defer tracker.mu.Unlock()
+	tracker.refill = false
+	for len(tracker.procs) < twins {
+		if wait := rateLocked(); wait > 0 {
+			refillLocked(wait)
+			return
+		}
+		if err := startLocked(); err != nil {
+			refillLocked(max(backoffLocked(), 100*time.Millisecond))
+			return
+		}
+	}
+}
+
+// backoffLocked is the pause before the next start after trackers ended
+// before their handshake fails times in a row: 0, then 100 ms doubling up
+// to maxBackoff.
+func backoffLocked() time.Duration {
+	if tracker.fails == 0 {
+		return 0
+	}
+	return min(100*time.Millisecond<<min(tracker.fails-1, 10), maxBackoff)
+}
+
+// rateLocked returns 0 and counts a start if one is allowed now, else how
+// long until the next one is.
+func rateLocked() time.Duration {
+	now := time.Now()
+	if now.Sub(tracker.window) >= time.Second {
+		tracker.window, tracker.starts = now, 0
+	}
+	if tracker.starts >= maxStarts {
+		return tracker.window.Add(time.Second).Sub(now)
+	}
+	tracker.starts++
+	return 0
+}
+
+// startLocked starts a tracker that knows everything registered, and a
+// goroutine that replaces it when it dies (the caller has counted the
+// start with rateLocked). It returns without waiting for the tracker to
+// run: the lines sit in its pipe.
+func startLocked() error {
 	if err := checkDispatch(); err != nil {
 		return err
 	}
-	if tracker.starts >= 5 && time.Since(tracker.started) < time.Second {
-		// Trackers keep dying or failing: do not fork in a loop.
-		return fmt.Errorf("%w: 5 trackers started within a second; the last: %w", ErrTracker, tracker.lost)
-	}
-	if time.Since(tracker.started) >= time.Second {
-		tracker.starts = 0
-	}
-	tracker.starts++
-	tracker.started = time.Now()
-	w, ready, proc, err := startTracker()
+	reporter := !slices.ContainsFunc(tracker.procs, func(p *trackerProc) bool { return p.reporter })
+	w, ready, proc, err := startTracker(stateLocked(reporter))
 	if err != nil {
 		tracker.lost = err
 		return err
 	}
-	tracker.w, tracker.pid = w, proc.Pid
-	go func() {
-		if err := <-ready; err != nil {
-			tracker.mu.Lock()
-			lostLocked(proc.Pid, err)
-			tracker.mu.Unlock()
-		}
-		state, werr := proc.Wait()
-		tracker.mu.Lock()
-		lostLocked(proc.Pid, fmt.Errorf("%w: the tracker (pid %d) exited early (%v %v)", ErrTracker, proc.Pid, state, werr))
-		tracker.mu.Unlock()
-	}()
-	// A new tracker after one died: tell it what is registered.
-	for _, h := range tracker.sets {
-		enc, _ := handlewire.Encode(h)
-		w.WriteString("S+ " + enc + "\n")
-	}
-	for pgid := range tracker.groups {
-		w.WriteString("G+ " + strconv.Itoa(pgid) + "\n")
-	}
+	p := &trackerProc{proc: proc, w: w, reporter: reporter}
+	tracker.procs = append(tracker.procs, p)
+	go watchTracker(p, ready)
 	return nil
 }
 
-// TrackerPid returns the pid of this process's tracker, 0 if none runs.
+// stateLocked is what a new tracker is told first: its keepWait, whether
+// it reports, and every set and group registered.
+func stateLocked(reporter bool) []byte {
+	b := fmt.Appendf(nil, "K %d\n", tracker.keepFor.Milliseconds())
+	if reporter {
+		b = append(b, "R\n"...)
+	}
+	for _, h := range tracker.sets {
+		b = append(b, "S+ "...)
+		b = handlewire.Append(b, h) // Track checked it
+		b = append(b, '\n')
+	}
+	for pgid := range tracker.groups {
+		b = fmt.Appendf(b, "G+ %d\n", pgid)
+	}
+	return b
+}
+
+// watchTracker waits for tracker p to exit (or to fail its handshake,
+// then kills it), reaps it and starts its replacement at once.
+func watchTracker(p *trackerProc, ready <-chan error) {
+	herr := <-ready
+	if herr != nil {
+		p.proc.Kill() // it never said it runs: do not let it linger
+	} else {
+		tracker.mu.Lock()
+		tracker.fails = 0
+		tracker.mu.Unlock()
+	}
+	waitExit(p.proc.Pid) // in the poller (a pidfd): no thread blocked meanwhile
+	state, werr := p.proc.Wait()
+	tracker.mu.Lock()
+	defer tracker.mu.Unlock()
+	why := herr
+	if herr != nil {
+		tracker.fails++
+	} else {
+		why = fmt.Errorf("%w: the tracker (pid %d) exited early (%v %v)", ErrTracker, p.proc.Pid, state, werr)
+	}
+	lostLocked(p, why)
+	refillLocked(backoffLocked())
+}
+
+// TrackerPid returns the pid of this process's longest-running tracker,
+// 0 if none runs.
 func TrackerPid() int {
 	tracker.mu.Lock()
 	defer tracker.mu.Unlock()
-	if tracker.w == nil {
+	if len(tracker.procs) == 0 {
 		return 0
 	}
-	return tracker.pid
+	return tracker.procs[0].proc.Pid
 }
 
 // startTracker starts a tracker process: w is the write end of its
-// command pipe, ready yields nil once it runs (or why it failed).
-func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error) {
+// command pipe, into which state was written before the fork (as much of
+// it as fits without blocking; the rest right after), and ready yields nil
+// once it runs (or why it failed).
+func startTracker(state []byte) (w *os.File, ready <-chan error, proc *os.Process, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: cannot find this binary: %v", ErrTracker, err)
@@ -237,6 +395,11 @@ func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error
 		return nil, nil, nil, fmt.Errorf("%w: %v", ErrTracker, err)
 	}
 	defer cmdR.Close()
+	rest, err := prewrite(cmdW, state)
+	if err != nil {
+		cmdW.Close()
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrTracker, err)
+	}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		cmdW.Close()
@@ -259,6 +422,11 @@ func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error
 		syncR.Close()
 		return nil, nil, nil, fmt.Errorf("%w: %v", ErrTracker, err)
 	}
+	if len(rest) > 0 {
+		// Blocks in the poller until the tracker has read enough; if it
+		// died meanwhile, its watcher replaces it.
+		cmdW.Write(rest)
+	}
 	ch := make(chan error, 1)
 	go func() {
 		defer syncR.Close()
@@ -273,6 +441,61 @@ func startTracker() (w *os.File, ready <-chan error, proc *os.Process, err error
 	return cmdW, ch, cmd.Process, nil
 }
 
+// prewrite writes the whole lines of state into the pipe w while they fit
+// without blocking (nobody reads it yet), in chunks of at most 512 bytes
+// (POSIX's least PIPE_BUF: each chunk goes in whole or not at all, so the
+// pipe never holds half a line), and returns the rest.
+func prewrite(w *os.File, state []byte) ([]byte, error) {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for len(state) > 0 {
+			n := 0
+			for n < len(state) {
+				i := slices.Index(state[n:], '\n')
+				if i < 0 || n > 0 && n+i+1 > 512 {
+					break
+				}
+				n += i + 1
+			}
+			if n == 0 {
+				n = len(state) // no newline: not a line of ours, written as it is
+			}
+			m, err := syscall.Write(int(fd), state[:n])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				return true // full: the rest after the fork
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+			state = state[m:]
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return state, err
+}
+
+// keepWait bounds how long a tracker waits, after its parent's death, for
+// the live last user of a set to exit before it keeps the set. It is only
+// a safety net: a user that is dying is waited for until it has exited,
+// which is what decides, and a set that a live process outside the killed
+// groups still uses after a minute is left to poolrun sem gc.
+const keepWait = time.Minute
+
+// leaderWait bounds how long the cleanup waits for the SIGKILLed group
+// leaders to exit (one stuck in an uninterruptible sleep may take long).
+const leaderWait = 10 * time.Second
+
 // trackerMain is the tracker process: it reads the command pipe until
 // EOF, then cleans up what its parent left.
 func trackerMain(context.Context) error {
@@ -280,6 +503,8 @@ func trackerMain(context.Context) error {
 	parent := parentPid()
 	groups := map[int]bool{}
 	sets := map[int]semlock.Handle{}
+	reporter := false
+	keep := keepWait
 	sc := bufio.NewScanner(&batchReader{r: in, pause: trackerPause})
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<10) // a whole pipeful per read
 	for sc.Scan() {
@@ -299,11 +524,17 @@ func trackerMain(context.Context) error {
 		case "G-":
 			pgid, _ := strconv.Atoi(arg)
 			delete(groups, pgid)
+		case "R":
+			reporter = true
+		case "K":
+			if ms, err := strconv.Atoi(arg); err == nil && ms > 0 {
+				keep = time.Duration(ms) * time.Millisecond
+			}
 		}
 	}
 	// EOF: the parent is gone (or the pipe broke, which means the same).
-	killed, removed, kept, skipped := cleanup(groups, sets)
-	if killed+removed+len(kept)+len(skipped) > 0 {
+	killed, removed, kept, skipped := cleanup(groups, sets, keep)
+	if reporter && killed+removed+len(kept)+len(skipped) > 0 {
 		msg := fmt.Sprintf("poolrun tracker: process %d ended leaving %d child process groups and %d private semaphore sets: killed the groups, removed %d sets", parent, len(groups), len(sets), removed)
 		if len(kept) > 0 {
 			msg += fmt.Sprintf("; kept %v (still used by a live process; poolrun sem gc removes them later)", kept)
@@ -324,7 +555,7 @@ func trackerMain(context.Context) error {
 // pipe's 64 KiB) are read in one go. Nothing is lost or late in a way that
 // matters: the lines stay in the pipe in order, EOF (this process died)
 // is still read after them, and the cleanup starts at most trackerPause
-// later, well within the second it is allowed.
+// later.
 const trackerPause = 10 * time.Millisecond
 
 // batchReader sleeps for pause after each read that returned data, so
@@ -342,36 +573,35 @@ func (b *batchReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// keepGrace is how long the tracker keeps looking at a set whose last
-// user is a live process outside the killed groups before it keeps the
-// set: that process is often dying too, a moment later (a nested
-// poolrun's job that dies with its parent, PDEATHSIG), and its
-// exit-time undo makes it the set's last pid while it exits.
-const keepGrace = time.Second
-
-// cleanup SIGKILLs the groups, waits briefly for their leaders to die,
-// then removes each set that is still the one registered and whose last
-// user is gone or was in a killed group. A set whose last user is a live
-// process outside the groups is looked at again for up to keepGrace
-// (its last user may be dying, and another may then be last) and kept if
-// such a process still uses it.
-func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed int, kept []int, skipped []error) {
+// cleanup SIGKILLs the groups, waits for their leaders to exit, then
+// removes each set that is still the one registered, unless its last user
+// (the last pid the kernel records for it) is a live process outside the
+// killed groups that is not exiting. Whether such a user is dying too (a
+// nested poolrun's job that dies by PDEATHSIG a moment later, a process
+// that exits when it sees its parent gone) is a fact only its exit tells:
+// the cleanup waits, in the kernel, until one of those users has exited
+// and then looks again (its exit-time undo may have made it the last pid;
+// another user may now be last), up to keep in all. A set whose last
+// user still lives then is kept.
+//
+// The twin tracker runs the same cleanup at the same time: a set it
+// removed first is gone here (ErrRemoved) and is counted as removed.
+func cleanup(groups map[int]bool, sets map[int]semlock.Handle, keep time.Duration) (killed, removed int, kept []int, skipped []error) {
+	leaders := make([]int, 0, len(groups))
 	for pgid := range groups {
 		if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
 			killed++
 		}
+		leaders = append(leaders, pgid)
 	}
-	deadline := time.Now().Add(time.Second)
-	for pgid := range groups {
-		for alive(pgid) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	// The leaders' exit-time undo then happens before the sets are looked
+	// at: wait until each has exited, or leaderWait has passed.
+	waitAllExit(leaders, time.Now().Add(leaderWait))
 	pending := make(map[int]semlock.Handle, len(sets))
 	for id, h := range sets {
 		pending[id] = h
 	}
-	deadline = time.Now().Add(keepGrace)
+	deadline := time.Now().Add(keep)
 	for len(pending) > 0 {
 		last := map[int]int{}
 		if infos, err := semlock.List(); err == nil {
@@ -379,9 +609,11 @@ func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed 
 				last[in.ID] = in.LastPID
 			}
 		}
+		var users []int
 		for id, h := range pending {
-			if p := last[id]; p != 0 && p != h.Creator && alive(p) && !inGroups(p, groups) {
-				continue // a live user outside the groups: look again
+			if p := last[id]; p != 0 && p != h.Creator && usesOn(p, groups) {
+				users = append(users, p) // wait for it
+				continue
 			}
 			delete(pending, id)
 			s, err := semlock.Attach(h) // verifies the token: never a newer set with this id
@@ -389,21 +621,28 @@ func cleanup(groups map[int]bool, sets map[int]semlock.Handle) (killed, removed 
 				err = s.Remove()
 			}
 			switch {
-			case err == nil:
+			case err == nil, errors.Is(err, semlock.ErrRemoved): // gone already: the twin removed it
 				removed++
-			case !errors.Is(err, semlock.ErrRemoved): // gone already is fine
+			default:
 				skipped = append(skipped, err)
 			}
 		}
-		if len(pending) == 0 || time.Now().After(deadline) {
+		if len(pending) == 0 || !time.Now().Before(deadline) {
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		waitAnyExit(users, deadline)
 	}
 	for id := range pending {
 		kept = append(kept, id)
 	}
+	slices.Sort(kept)
 	return killed, removed, kept, skipped
+}
+
+// usesOn reports whether pid, a set's last user, may go on using the set:
+// it is alive (not a zombie), not exiting, and outside the killed groups.
+func usesOn(pid int, groups map[int]bool) bool {
+	return alive(pid) && !exiting(pid) && !inGroups(pid, groups)
 }
 
 // inGroups reports whether pid is in one of the groups the tracker
@@ -423,4 +662,21 @@ func inGroups(pid int, groups map[int]bool) bool {
 func alive(pid int) bool {
 	_, ok := procstart.Start(pid)
 	return ok
+}
+
+// pollExits looks every 5 ms whether one (all false) or all of pids have
+// exited, until deadline: waitExits without pidfds.
+func pollExits(pids []int, deadline time.Time, all bool) {
+	for {
+		n := 0
+		for _, p := range pids {
+			if !alive(p) {
+				n++
+			}
+		}
+		if n == len(pids) || !all && n > 0 || !time.Now().Before(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
