@@ -139,6 +139,11 @@ func sortStrings(s []string) {
 // A job that exits 0 just as its --timeout fires is a success, never a
 // timed-out job with exit -1 and no signal (the timer fired while its
 // process was exiting; about 1 in 6 of these jobs was logged so).
+//
+// How many jobs the timeout kills depends on the machine's load (on a
+// busy one, most of them): nothing here depends on that number. The exit
+// status is checked against the joblog's failures as poolrun counts them:
+// that many for 1..100, 101 for more than 100.
 func TestTimeoutRaceSuccess(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
@@ -148,10 +153,17 @@ func TestTimeoutRaceSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rows := lines(string(b))
+	if len(rows) != 1+160 {
+		t.Fatalf("the joblog has %d rows, want a header and 160 jobs; stderr:\n%s", len(rows), r.stderr)
+	}
 	failed, killed := 0, 0
-	for _, l := range lines(string(b))[1:] {
+	for _, l := range rows[1:] {
 		f := strings.Split(l, "\t")
 		switch {
+		case len(f) < 9:
+			t.Errorf("joblog line %q: %d columns, want 9", l, len(f))
+			failed++
 		case f[6] == "0":
 		case f[6] == "-1" && f[7] != "0":
 			failed++
@@ -161,8 +173,12 @@ func TestTimeoutRaceSuccess(t *testing.T) {
 			failed++
 		}
 	}
-	if want := min(failed, 100); r.code != want {
-		t.Errorf("exit %d, want %d (the jobs the timeout killed)", r.code, want)
+	want := failed
+	if failed > 100 {
+		want = 101
+	}
+	if r.code != want {
+		t.Errorf("exit %d, want %d (%d jobs failed: the jobs the timeout killed)", r.code, want, failed)
 	}
 	t.Logf("%d of 160 jobs killed at the timeout", killed)
 }
