@@ -1,9 +1,11 @@
 package batch
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -55,5 +57,21 @@ func BenchmarkTagWriter(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.Write(p)
+	}
+}
+
+// BenchmarkRunEcho runs 500 x echo at 4 at a time, grouped, per
+// iteration: the engine's whole per-job cost, fork/exec included (compare
+// with xargs in bench/engine.sh).
+func BenchmarkRunEcho(b *testing.B) {
+	inputs := make([]string, 500)
+	for i := range inputs {
+		inputs[i] = strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), Spec{Command: []string{"echo", "{}"}, Inputs: Args(inputs...), Jobs: 4, Stdout: io.Discard}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

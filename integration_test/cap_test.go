@@ -151,12 +151,13 @@ func TestSemGC(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("sem gc is tested only in a private IPC namespace: unshare(1) not found")
 	}
-	// In the namespace: a run of two sleeps, then SIGKILL to its children
-	// (the tracker among them) and to it: its cap is left behind.
+	// In the namespace: a run of two sleeps, stopped (so that it cannot
+	// start a new tracker), then SIGKILL to its children (the trackers
+	// among them) and to it: its cap is left behind.
 	sh := `"$0" -j 2 sleep ::: 30 30 & p=$!
 i=0; until [ "$("$0" sem ls | wc -l)" -gt 1 ] || [ $i -gt 300 ]; do sleep 0.05; i=$((i+1)); done
 sleep 0.2
-for c in $(pgrep -P $p); do kill -9 $c; done; kill -9 $p; wait
+kill -STOP $p; for c in $(pgrep -P $p); do kill -9 $c; done; kill -9 $p; wait
 echo LS; "$0" sem ls; echo GC; "$0" sem gc; echo AFTER; "$0" sem ls`
 	cmd := exec.Command("unshare", "--ipc", "sh", "-c", sh, bin)
 	out, err := cmd.CombinedOutput()
