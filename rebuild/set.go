@@ -24,11 +24,11 @@ type Set struct {
 // simply gone); a set whose kind, max, key or owner disagree with the
 // handle matches semlock.ErrMismatch.
 func FromEnv() (*Set, error) {
-	return Attach(os.Getenv(EnvVar))
+	return attach(os.Getenv(EnvVar))
 }
 
-// Attach is FromEnv for a value obtained elsewhere.
-func Attach(value string) (*Set, error) {
+// attach is FromEnv for a value obtained elsewhere (tests pass one).
+func attach(value string) (*Set, error) {
 	s := &Set{locks: map[string]*semlock.SemLock{}}
 	if value == "" {
 		return s, nil

@@ -169,7 +169,7 @@ func TestTampered(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.what, err)
 		}
-		_, err = Attach(val)
+		_, err = attach(val)
 		if !errors.Is(err, tc.is) {
 			t.Errorf("tampered %s: %v, want %v", tc.what, err, tc.is)
 			continue
@@ -187,7 +187,7 @@ func TestTampered(t *testing.T) {
 	}
 	defer restore()
 	val, _ := Encode(map[string]semlock.Handle{"victim": s.Handle()})
-	if _, err := Attach(val); !errors.Is(err, semlock.ErrMismatch) || !strings.Contains(err.Error(), "uid 65534") {
+	if _, err := attach(val); !errors.Is(err, semlock.ErrMismatch) || !strings.Contains(err.Error(), "uid 65534") {
 		t.Errorf("a set of uid 65534: %v, want ErrMismatch naming the uid", err)
 	}
 }
@@ -203,7 +203,7 @@ func TestStale(t *testing.T) {
 	if err := s.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Attach(val); !errors.Is(err, semlock.ErrStale) || !errors.Is(err, semlock.ErrRemoved) || !strings.Contains(err.Error(), `handle "gone"`) {
+	if _, err := attach(val); !errors.Is(err, semlock.ErrStale) || !errors.Is(err, semlock.ErrRemoved) || !strings.Contains(err.Error(), `handle "gone"`) {
 		t.Fatalf("attach of a removed set: %v, want ErrStale and ErrRemoved naming the handle", err)
 	}
 }
@@ -257,7 +257,7 @@ func staleMain() error {
 		fmt.Printf("skip: the kernel gave id %d, not %d\n", newer.ID(), old.ID())
 		return nil
 	}
-	_, err = Attach(val)
+	_, err = attach(val)
 	if !errors.Is(err, semlock.ErrStale) || !strings.Contains(err.Error(), `handle "old"`) {
 		return fmt.Errorf("attach of a handle whose id was reused: %v, want ErrStale", err)
 	}

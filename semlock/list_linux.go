@@ -42,11 +42,3 @@ func processAlive(pid int, created time.Time) bool {
 	start, ok := procstart.Start(pid)
 	return ok && !start.After(created.Add(time.Second))
 }
-
-// ProcessStart returns when process pid started, and false if it does not
-// exist (zombies count as gone).
-//
-// It is not part of what semlock is for: the module's packages use
-// internal/procstart, and this forwarder stays only while semlock's own
-// list test calls it; it is to be removed with that call.
-func ProcessStart(pid int) (time.Time, bool) { return procstart.Start(pid) }

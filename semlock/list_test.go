@@ -80,13 +80,6 @@ func TestListLookupRemoveID(t *testing.T) {
 	if _, err := sem.Value(); !errors.Is(err, semlock.ErrRemoved) {
 		t.Fatalf("value after RemoveID: %v", err)
 	}
-
-	if st, ok := semlock.ProcessStart(os.Getpid()); !ok || st.After(time.Now()) {
-		t.Errorf("ProcessStart(self) = %v, %v", st, ok)
-	}
-	if _, ok := semlock.ProcessStart(-1); ok {
-		t.Error("ProcessStart(-1) ok")
-	}
 }
 
 // List shows Event, Barrier and Condition sets with their kind and their
