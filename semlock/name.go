@@ -1,9 +1,9 @@
 package semlock
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"github.com/poolrun/poolrun/internal/sha256"
 	"strconv"
 )
 

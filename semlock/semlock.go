@@ -2,10 +2,9 @@ package semlock
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -145,12 +144,13 @@ func initSet(id int, h Handle, value int, fp uint32) (*SemLock, error) {
 // semFree, semAbort and the name slots; it fills in the token, magic,
 // config and max.
 func initVals(id int, h Handle, vals [nsems]int) (*SemLock, error) {
-	var rb [4]byte
-	if _, err := rand.Read(rb[:]); err != nil {
-		return nil, &Error{Op: "new", ID: id, Msg: err.Error()}
-	}
-	tok := 1 + int(binary.LittleEndian.Uint16(rb[0:]))%(MaxValue-1) // 1..32766
-	tok2 := int(binary.LittleEndian.Uint16(rb[2:])) & 0x7fff
+	// The token tells this set from a later one that reuses its id: it
+	// must be unpredictable across creations, not secret, so the
+	// runtime's generator (math/rand/v2, seeded from the OS) serves, and
+	// the binary does without crypto/rand's start-up cost.
+	r := rand.Uint32()
+	tok := 1 + int(uint16(r))%(MaxValue-1) // 1..32766
+	tok2 := int(r>>16) & 0x7fff
 	h.ID = id
 	h.Creator = os.Getpid()
 	h.Token = uint32(tok)<<15 | uint32(tok2)

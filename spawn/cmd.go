@@ -215,7 +215,7 @@ func (c *Cmd) Start() error {
 		inner.SysProcAttr.Foreground, inner.SysProcAttr.Ctty = true, ttyFd
 		c.fg = true
 	}
-	onForkThread(func() { err = inner.Start() })
+	fork(func() { err = inner.Start() })
 	if syncW != nil {
 		syncW.Close()
 	}

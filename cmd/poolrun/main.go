@@ -19,9 +19,8 @@ func main() {
 
 // poolrun runs the command line args and returns the exit status.
 func poolrun(args []string) int {
-	log := newLogger()
 	if len(args) > 0 && args[0] == "sem" {
-		return semMain(args[1:], log)
+		return semMain(args[1:], newLogger())
 	}
 	o, err := parseArgs(args)
 	if err != nil {
@@ -35,7 +34,7 @@ func poolrun(args []string) int {
 		fmt.Println(version)
 		return 0
 	}
-	return runBatch(o, log)
+	return runBatch(o, newLogger())
 }
 
 // fail prints err as one line on stderr and returns 255. Bad input gets
