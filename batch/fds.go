@@ -6,33 +6,35 @@ import (
 	"syscall"
 )
 
-// Descriptors a running job costs this process, by output mode, as
-// measured (ls /proc/PID/fd during a run): its two capture files
-// (Grouped) or the read ends of its two pipes (LineBuffered); three
-// pidfds (the os package's, the one spawn waits on, the one it stops the
-// group with); and, while it starts, the pipe that reports a failed exec
-// (and for LineBuffered the child ends of its pipes).
+// Descriptors a running job costs this process, as measured (ls
+// /proc/PID/fd during a run): its two capture files (Grouped) or the read
+// ends of its two pipes (LineBuffered), and three pidfds (the os
+// package's, the one spawn waits on, the one it stops the group with).
+// Starting a job costs up to four more for a moment (the pipe that
+// reports a failed exec, and for LineBuffered the child ends of its
+// pipes), one job at a time: procs.start starts them under its lock.
 const (
-	fdsGrouped      = 7
-	fdsLineBuffered = 9
-	fdsUngrouped    = 5
-	fdsResults      = 1 // a result file being written
-	fdsReserve      = 4 // the joblog, a results directory, the runtime's own
+	fdsGrouped      = 5
+	fdsLineBuffered = 5
+	fdsUngrouped    = 3
+	fdsKeepOrder    = 2     // a finished job waiting in order, its files open
+	fdsResults      = 1     // a result file being written
+	fdsReserve      = 4 + 4 // the joblog, a results directory, the runtime's own; one start
 )
 
 // fitFiles sizes what the batch holds open to the descriptor limit
 // (ulimit -n): fewer jobs at once, with a warning on Stderr, as GNU
 // parallel does, when -j of them would not fit; an error if not even one
-// would. Run holds at most fdsPerJob descriptors per running job, plus,
-// with KeepOrder, two per finished job waiting with a large output.
-func (r *batchRun) fitFiles() error {
+// would. It returns how many KeepOrder jobs may wait with a large output
+// in open files (two descriptors each) beyond the slots' own.
+func (r *batchRun) fitFiles() (maxHeld int, err error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
-		return nil
+		return defaultMaxHeld, nil
 	}
 	open, ok := openFiles()
 	if !ok {
-		return nil
+		return defaultMaxHeld, nil
 	}
 	per := fdsGrouped
 	switch r.spec.Output {
@@ -41,17 +43,18 @@ func (r *batchRun) fitFiles() error {
 	case Ungrouped:
 		per = fdsUngrouped
 	}
+	held := 0
+	if r.spec.KeepOrder {
+		per += fdsKeepOrder
+		held = 2 // room for one large output waiting
+	}
 	if r.spec.Results != "" {
 		per += fdsResults
 	}
 	avail := int(lim.Cur) - open - fdsReserve
-	held := 0
-	if r.spec.KeepOrder {
-		held = 2 // room for one large output waiting
-	}
 	jobs := (avail - held) / per
 	if jobs < 1 {
-		return fmt.Errorf("too few file descriptors: the limit is %d (ulimit -n) and %d are open; one job needs %d more: raise it (ulimit -n %d)", lim.Cur, open, per+held+fdsReserve, open+per+held+fdsReserve+16)
+		return 0, fmt.Errorf("too few file descriptors: the limit is %d (ulimit -n) and %d are open; one job needs %d more: raise it (ulimit -n %d)", lim.Cur, open, per+held+fdsReserve, open+per+held+fdsReserve+16)
 	}
 	limit := r.sched.limit
 	if jobs < limit {
@@ -60,14 +63,7 @@ func (r *batchRun) fitFiles() error {
 		r.sched.shrink(jobs)
 		limit = jobs
 	}
-	if r.spec.KeepOrder {
-		m := (avail - limit*per) / 2
-		if m > defaultMaxHeld {
-			m = defaultMaxHeld
-		}
-		r.out.maxHeld = int64(m)
-	}
-	return nil
+	return min(defaultMaxHeld, max(1, (avail-limit*per)/2)), nil
 }
 
 // openFiles counts this process's open descriptors.

@@ -193,8 +193,8 @@ func (r *batchRun) attempt(j *job) {
 // number and its slot.
 func (r *batchRun) jobEnv(j *job) []string {
 	var share []string
-	if sh := r.sched.shares; j.slot < len(sh) && sh[j.slot] != nil {
-		share = sh[j.slot].Env()
+	if sh := r.sched.share(j.slot); sh != nil {
+		share = sh.Env()
 	}
 	env := make([]string, len(r.env), len(r.env)+len(share)+2)
 	copy(env, r.env)

@@ -39,10 +39,12 @@ type printer struct {
 // limit calls for fewer (fitFiles).
 const defaultMaxHeld = 32
 
-func newPrinter(spec *Spec, r *batchRun) *printer {
-	p := &printer{r: r, stdout: bufio.NewWriterSize(spec.Stdout, 64<<10), buf: make([]byte, 64<<10), maxHeld: defaultMaxHeld}
+func newPrinter(spec *Spec, r *batchRun, maxHeld int) *printer {
+	p := &printer{r: r, stdout: bufio.NewWriterSize(spec.Stdout, 64<<10), buf: make([]byte, 64<<10), maxHeld: int64(maxHeld)}
 	if spec.KeepOrder {
-		p.results = make(chan *job, r.sched.limit+16)
+		// A finished job waits here with its capture files open, if
+		// any: fitFiles counts two descriptors a slot for them.
+		p.results = make(chan *job, r.sched.limit)
 		p.heldFree = make(chan struct{}, 1)
 	}
 	return p

@@ -128,10 +128,12 @@ func (rec *recorder) check(err error) error {
 	return err
 }
 
-func (rec *recorder) close() {
-	if rec.jl != nil {
-		if err := rec.jl.close(); err != nil {
-			rec.check(&WriteError{Path: rec.jl.path, Err: err})
-		}
+func (rec *recorder) close() error {
+	if rec.jl == nil {
+		return nil
 	}
+	if err := rec.jl.close(); err != nil {
+		return rec.check(&WriteError{Path: rec.jl.path, Err: unwrapPath(err)})
+	}
+	return nil
 }

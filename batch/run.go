@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -32,8 +33,11 @@ func Run(ctx context.Context, spec Spec) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	defer r.close()
-	return r.run(ctx)
+	sum, err := r.run(ctx)
+	if cerr := r.close(); err == nil {
+		err = cerr
+	}
+	return sum, err
 }
 
 // batchRun is one batch: the parts that each own their state — the
@@ -54,6 +58,8 @@ type batchRun struct {
 	closeCap slots.Cap // the cap Run made (Spec.Cap nil): closed at the end
 	devNull  *os.File  // the jobs' stdin
 	env      []string  // the jobs' environment, without their own variables
+
+	shareWarn sync.Once
 
 	dispatchCtx  context.Context // done: start no more jobs
 	stopDispatch context.CancelFunc
@@ -106,28 +112,35 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 		if limit == 0 {
 			limit = c.Size()
 		}
-		if r.sched, err = newScheduler(c, limit, r.log, spec.Stderr); err != nil {
-			return nil, err
-		}
-		limit = r.sched.limit
+		r.sched = newScheduler(c, limit, r.shareFailed)
 	} else {
 		if limit == 0 {
 			limit = runtime.NumCPU()
 		}
 		r.sched = dryScheduler(limit)
 	}
-	r.procs = newProcs(limit)
-	r.out = newPrinter(spec, r)
+	maxHeld := defaultMaxHeld
 	if !spec.DryRun {
-		if err := r.fitFiles(); err != nil {
+		if maxHeld, err = r.fitFiles(); err != nil {
 			return nil, err
 		}
 		if r.devNull, err = os.Open(os.DevNull); err != nil {
 			return nil, err
 		}
 	}
-	r.env = jobBaseEnv(spec.Env, r.sched.shareEnvKeys())
+	r.procs = newProcs(r.sched.limit)
+	r.out = newPrinter(spec, r, maxHeld)
+	r.env = jobBaseEnv(spec.Env, r.sched.keys)
 	return r, nil
+}
+
+// shareFailed says, once, that jobs run without what lets poolruns
+// started in them share the cap.
+func (r *batchRun) shareFailed(slot int, err error) {
+	r.shareWarn.Do(func() {
+		fmt.Fprintf(r.spec.Stderr, "poolrun: warning: %s: the jobs of slot %d (and of any other slot this hits) run, but poolruns started inside them do not share the cap\n", strings.TrimPrefix(err.Error(), "slots: "), slot)
+	})
+	r.log.Debug("a slot without its share of the cap", "slot", slot, "error", err)
 }
 
 // check rejects a Spec that cannot work, before anything runs.
@@ -240,8 +253,9 @@ func (r *batchRun) fail(err error) {
 	r.stopDispatch()
 }
 
-// close removes what newRun made.
-func (r *batchRun) close() {
+// close removes what newRun made. Its error is the joblog's, which may
+// have failed to close (its last lines lost).
+func (r *batchRun) close() error {
 	if r.sched != nil {
 		r.sched.close()
 	}
@@ -250,12 +264,14 @@ func (r *batchRun) close() {
 			r.log.Error("removing the cap", "error", err)
 		}
 	}
+	var err error
 	if r.rec != nil {
-		r.rec.close()
+		err = r.rec.close()
 	}
 	if r.devNull != nil {
 		r.devNull.Close()
 	}
+	return err
 }
 
 // jobBaseEnv is env (nil: this process's) without the variables each job

@@ -2,15 +2,13 @@ package batch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/poolrun/poolrun/semlock"
+	"github.com/poolrun/poolrun/rebuild"
 	"github.com/poolrun/poolrun/slots"
 )
 
@@ -18,60 +16,69 @@ import (
 // take units of, each slot's Share (what its jobs get to share the cap),
 // and the feed of inputs.
 type scheduler struct {
-	cap    slots.Cap // nil: a dry run
-	limit  int
-	free   chan int      // free slot numbers
-	shares []slots.Share // by slot number
-	wg     sync.WaitGroup
-	in     *feed
+	cap     slots.Cap // nil: a dry run
+	limit   int
+	free    chan int      // free slot numbers
+	shares  []slots.Share // by slot number; made on the slot's first job
+	noShare []bool        // by slot number: its Share could not be made
+	keys    []string      // the variables a Share sets
+	warn    func(slot int, err error)
+	wg      sync.WaitGroup
+	in      *feed
 }
 
 func dryScheduler(limit int) *scheduler {
-	s := &scheduler{limit: limit, free: make(chan int, limit)}
-	for i := 1; i <= limit; i++ {
-		s.free <- i
+	s := &scheduler{limit: limit}
+	s.fill(limit)
+	return s
+}
+
+// newScheduler makes limit slots of cap c. Each slot's Share (what its
+// jobs get to share the cap with poolruns started in them) is made on the
+// slot's first job, the first one now: a run that uses few of its slots
+// (a nested run on a busy cap) makes few sets. warn is told, once, of a
+// Share that could not be made (the kernel's limit on semaphore sets):
+// the slot's jobs then run without one, rather than fail.
+func newScheduler(c slots.Cap, limit int, warn func(slot int, err error)) *scheduler {
+	s := &scheduler{cap: c, shares: make([]slots.Share, limit+1), noShare: make([]bool, limit+1), warn: warn}
+	s.fill(limit)
+	if sh := s.share(1); sh != nil {
+		for _, kv := range sh.Env() {
+			k, _, _ := strings.Cut(kv, "=")
+			s.keys = append(s.keys, k)
+		}
+	} else {
+		s.keys = []string{rebuild.EnvVar, slots.HeldEnv} // the inherited ones go all the same
 	}
 	return s
 }
 
-// newScheduler makes the slots, with a Share each, made before any job
-// runs: if the kernel's limits on semaphore sets leave room for fewer, it
-// runs fewer jobs at once (and says so on stderr) rather than fail jobs
-// later; with room for none it fails.
-func newScheduler(c slots.Cap, limit int, log hclog.Logger, stderr io.Writer) (*scheduler, error) {
-	s := &scheduler{cap: c, shares: make([]slots.Share, 1, limit+1)}
-	for i := 1; i <= limit; i++ {
-		sh, err := c.Share()
-		if err != nil {
-			if errors.Is(err, semlock.ErrLimit) && i > 1 {
-				fmt.Fprintf(stderr, "poolrun: warning: the kernel's limit on semaphore sets (ipcs -l) leaves room for %d jobs at once: running %d instead of %d\n", i-1, i-1, limit)
-				log.Debug("fewer slots: kernel limit", "slots", i-1, "error", err)
-				break
-			}
-			s.close()
-			return nil, fmt.Errorf("slot %d of %d: %w", i, limit, err)
-		}
-		s.shares = append(s.shares, sh)
-	}
-	s.limit = len(s.shares) - 1
-	s.free = make(chan int, s.limit)
-	for i := 1; i <= s.limit; i++ {
+// fill makes n free slots, 1..n.
+func (s *scheduler) fill(n int) {
+	s.limit = n
+	s.free = make(chan int, n)
+	for i := 1; i <= n; i++ {
 		s.free <- i
 	}
-	return s, nil
 }
 
-// shareEnvKeys is the names of the variables a Share sets.
-func (s *scheduler) shareEnvKeys() []string {
-	if len(s.shares) < 2 {
+// share is slot's Share, made if need be; nil if it cannot be. Only the
+// slot's worker calls it (slots are handed from worker to worker through
+// the free channel, one at a time).
+func (s *scheduler) share(slot int) slots.Share {
+	if s.shares == nil || slot >= len(s.shares) {
 		return nil
 	}
-	var keys []string
-	for _, kv := range s.shares[1].Env() {
-		k, _, _ := strings.Cut(kv, "=")
-		keys = append(keys, k)
+	if s.shares[slot] == nil && !s.noShare[slot] {
+		sh, err := s.cap.Share()
+		if err != nil {
+			s.noShare[slot] = true
+			s.warn(slot, err)
+			return nil
+		}
+		s.shares[slot] = sh
 	}
-	return keys
+	return s.shares[slot]
 }
 
 func (s *scheduler) close() {
@@ -160,6 +167,14 @@ func (s *scheduler) dispatch(ctx context.Context, r *batchRun) error {
 		case <-ctx.Done():
 			return nil
 		}
+		// Room for a job's output first, then the input: a worker may run
+		// the next input meanwhile and fill the room, and this input's
+		// job, earlier in order, would then wait for room only its own
+		// output can make.
+		if !r.out.waitRoom(ctx) {
+			s.free <- slot
+			return nil
+		}
 		var it item
 		for {
 			var ok bool
@@ -174,10 +189,6 @@ func (s *scheduler) dispatch(ctx context.Context, r *batchRun) error {
 			if !r.passive(it, slot) {
 				break
 			}
-		}
-		if !r.out.waitRoom(ctx) {
-			s.free <- slot
-			return nil
 		}
 		c, err := s.cap.Acquire(ctx)
 		if err != nil {
@@ -255,12 +266,10 @@ type slotWorker struct {
 // shrink makes do with n slots (n < limit), before any job runs.
 func (s *scheduler) shrink(n int) {
 	for _, sh := range s.shares[n+1:] {
-		sh.Close()
+		if sh != nil {
+			sh.Close()
+		}
 	}
-	s.shares = s.shares[:n+1]
-	s.limit = n
-	s.free = make(chan int, n)
-	for i := 1; i <= n; i++ {
-		s.free <- i
-	}
+	s.shares, s.noShare = s.shares[:n+1], s.noShare[:n+1]
+	s.fill(n)
 }

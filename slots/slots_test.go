@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
+	"github.com/poolrun/poolrun/rebuild"
 	"github.com/poolrun/poolrun/semlock"
 	"github.com/poolrun/poolrun/slots"
 	"github.com/poolrun/poolrun/spawn"
@@ -233,5 +234,42 @@ func TestShareJobSlotClaimableOnce(t *testing.T) {
 	b.stdin.Close()
 	if err := b.cmd.Wait(); err != nil {
 		t.Errorf("second process: %v", err)
+	}
+}
+
+// A private cap made in a process that inherited handles passes them on
+// to the processes started on its slots, with itself as their cap.
+func TestNewKeepsInheritedHandles(t *testing.T) {
+	leakcheck.Check(t)
+	m, err := spawn.NewTracked(semlock.Mutex, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spawn.RemoveTracked(m)
+	enc, err := rebuild.Encode(map[string]semlock.Handle{"mylock": m.Handle()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(rebuild.EnvVar, enc)
+	c, err := slots.New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	share, err := c.Share()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer share.Close()
+	var hs map[string]semlock.Handle
+	for _, kv := range share.Env() {
+		if v, ok := strings.CutPrefix(kv, rebuild.EnvVar+"="); ok {
+			if hs, err = rebuild.Decode(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if hs["mylock"] != m.Handle() || hs[slots.CapName].ID == m.ID() || len(hs) != 3 {
+		t.Errorf("the share's handles %v: want mylock, the cap and the held mutex", hs)
 	}
 }

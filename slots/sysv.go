@@ -68,7 +68,11 @@ func New(n int) (Cap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slots: creating a cap of %d slots: %w", n, err)
 	}
-	c, err := newSysv(s, true, nil)
+	// The processes started on its slots still get every handle this
+	// process inherited (a pool's mutexes, say), with this cap instead of
+	// an inherited one.
+	parent, _ := rebuild.FromEnv()
+	c, err := newSysv(s, true, parent)
 	if err != nil {
 		spawn.RemoveTracked(s)
 		return nil, err
@@ -126,7 +130,9 @@ func FromSemLock(s *semlock.SemLock) (Cap, error) {
 
 // Default is the cap a batch or a pool of n uses when not told otherwise:
 // the inherited one (FromEnv) if this process runs in a poolrun job, else
-// a new private cap of n slots.
+// a new private cap of n slots. An environment that names a cap that
+// cannot be attached is an error here; poolrun warns and makes a private
+// cap instead (call FromEnv and New to do the same).
 func Default(n int) (Cap, error) {
 	c, err := FromEnv()
 	if errors.Is(err, ErrNoCap) {

@@ -24,7 +24,8 @@ type parentUnit struct {
 	mu     sync.Mutex
 	ours   bool                 // this process holds m: a slot runs on the unit
 	closed bool                 // Close was called: m is closed
-	wakes  []context.CancelFunc // waits for a unit of the set, to end when the unit is given back
+	wakes  map[int]context.CancelFunc // waits for a unit of the set, to end when this process gives the unit back
+	next   int                        // key of the next wake
 }
 
 func newParentUnit(m *semlock.SemLock) *parentUnit { return &parentUnit{m: m} }
@@ -56,13 +57,25 @@ func (u *parentUnit) take(ctx context.Context) (wctx context.Context, cancel con
 		return nil, nil, true
 	case u.closed:
 		return ctx, func() {}, false
-	case u.ours:
-		wctx, cancel = context.WithCancel(ctx)
-	default:
+	case !u.ours:
+		// Another process of the job runs on the unit: look again soon.
 		wctx, cancel = context.WithTimeout(ctx, pollClaim)
+		return wctx, cancel, false
 	}
-	u.wakes = append(u.wakes, cancel)
-	return wctx, cancel, false
+	// This process runs on the unit: wait until it gives it back.
+	wctx, stop := context.WithCancel(ctx)
+	if u.wakes == nil {
+		u.wakes = map[int]context.CancelFunc{}
+	}
+	key := u.next
+	u.next++
+	u.wakes[key] = stop
+	return wctx, func() {
+		stop()
+		u.mu.Lock()
+		delete(u.wakes, key)
+		u.mu.Unlock()
+	}, false
 }
 
 // tryTake takes the unit if no process of the job runs on it.
@@ -84,7 +97,6 @@ func (u *parentUnit) give() error {
 	for _, w := range u.wakes {
 		w()
 	}
-	u.wakes = u.wakes[:0]
 	return err
 }
 
