@@ -17,7 +17,7 @@ func BenchmarkBuildDirect(b *testing.B) {
 		b.Fatal(err)
 	}
 	var buf []byte
-	v := &jobVars{input: "photos/2024/img_0001.jpg", seq: 1, slot: 1}
+	v := &jobVars{args: []string{"photos/2024/img_0001.jpg"}, seq: 1, slot: 1}
 	b.ReportAllocs()
 	for b.Loop() {
 		c.build(v, &buf)
@@ -30,7 +30,7 @@ func BenchmarkBuildShell(b *testing.B) {
 		b.Fatal(err)
 	}
 	var buf []byte
-	v := &jobVars{input: "logs/app server.log", seq: 1, slot: 1}
+	v := &jobVars{args: []string{"logs/app server.log"}, seq: 1, slot: 1}
 	b.ReportAllocs()
 	for b.Loop() {
 		c.build(v, &buf)

@@ -3,6 +3,7 @@ package batch
 import (
 	"fmt"
 	"os/exec"
+	"strings"
 )
 
 // command is how each job's process is built from its input: parsed
@@ -66,33 +67,41 @@ func parseCommand(words []string) (*command, error) {
 // buf is scratch space reused between calls.
 func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 	if c.raw {
-		return shellPath, []string{"sh", "-c", v.input}
+		return shellPath, []string{"sh", "-c", strings.Join(v.args, " ")}
 	}
 	if c.shell {
 		b := c.args[0].render((*buf)[:0], v, true)
 		if c.appendIn {
-			b = append(b, ' ')
-			b = appendShellQuote(b, v.input)
+			for _, a := range v.args {
+				b = append(b, ' ')
+				b = appendShellQuote(b, a)
+			}
 		}
 		*buf = b
 		return shellPath, []string{"sh", "-c", string(b)}
 	}
 	n := len(c.args)
 	if c.appendIn {
-		n++
+		n += len(v.args)
 	}
 	argv = make([]string, 0, n)
 	for i := range c.args {
-		if !c.args[i].repl {
+		t := &c.args[i]
+		switch {
+		case !t.repl:
 			argv = append(argv, c.lits[i])
-			continue
+		case t.whole() && len(v.args) != 1:
+			for _, a := range v.args {
+				argv = append(argv, t.parts[0].kind.apply(a))
+			}
+		default:
+			b := t.render((*buf)[:0], v, false)
+			*buf = b
+			argv = append(argv, string(b))
 		}
-		b := c.args[i].render((*buf)[:0], v, false)
-		*buf = b
-		argv = append(argv, string(b))
 	}
 	if c.appendIn {
-		argv = append(argv, v.input)
+		argv = append(argv, v.args...)
 	}
 	path = c.path
 	if path == "" {

@@ -14,7 +14,8 @@ import (
 type job struct {
 	seq   int
 	slot  int
-	input string // the arguments, as {} and --tag show them
+	input string   // the arguments, as {} shows them
+	args  []string // the arguments, one per input source
 	path  string
 	argv  []string
 
@@ -41,9 +42,9 @@ func (r *batchRun) passive(it item, slot int) bool {
 		return true
 	}
 	if r.spec.DryRun {
-		j := &job{seq: it.seq, input: it.input(), dry: true, slot: slot}
+		j := &job{seq: it.seq, input: it.input(), args: it.args, dry: true, slot: slot}
 		var buf []byte
-		j.path, j.argv = r.cmd.build(&jobVars{input: j.input, seq: it.seq, slot: slot}, &buf)
+		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot}, &buf)
 		r.finish(j)
 		return true
 	}
@@ -53,8 +54,8 @@ func (r *batchRun) passive(it item, slot int) bool {
 // runJob runs one job on w's slot, with its retries, and hands it on for
 // printing and records.
 func (r *batchRun) runJob(w *slotWorker, it item) {
-	j := &job{seq: it.seq, input: it.input(), slot: w.slot}
-	j.path, j.argv = r.cmd.build(&jobVars{input: j.input, seq: it.seq, slot: w.slot}, &w.buf)
+	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
+	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot}, &w.buf)
 	r.tally.started.Add(1)
 	r.tally.running.Add(1)
 	defer r.tally.running.Add(-1)

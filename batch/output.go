@@ -182,7 +182,7 @@ func (p *printer) tag(j *job) []byte {
 	if !p.r.spec.Tag {
 		return nil
 	}
-	return []byte(j.input + "\t")
+	return []byte(j.input + "\t") // GNU parallel's: the arguments, space-separated, and a TAB
 }
 
 // jobError prints why a job could not start, in its stderr.

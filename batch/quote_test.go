@@ -37,7 +37,7 @@ func checkQuoted(t *testing.T, input string) {
 			t.Fatalf("%s: %v", tpl, err)
 		}
 		var buf []byte
-		path, argv := c.build(&jobVars{input: input, seq: 1, slot: 1}, &buf)
+		path, argv := c.build(&jobVars{args: []string{input}, seq: 1, slot: 1}, &buf)
 		cmd := exec.Command(path, argv[1:]...)
 		out, err := cmd.Output()
 		want := q.pre + input + q.post

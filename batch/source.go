@@ -81,3 +81,154 @@ func (s *concatSource) Next() ([]string, error) {
 	}
 	return nil, io.EOF
 }
+
+// Product is the cartesian product of the sources, in GNU parallel's
+// order: the last source varies fastest (::: a b ::: 1 2 gives a 1, a 2,
+// b 1, b 2). Each job's arguments are those of one input of each source,
+// in turn. The first source is streamed; the others are read whole on the
+// first call, since each of their inputs is used many times.
+func Product(sources ...Source) Source {
+	if len(sources) == 1 {
+		return sources[0]
+	}
+	return &productSource{first: sources[0], rest: sources[1:]}
+}
+
+type productSource struct {
+	first  Source
+	rest   []Source
+	tables [][][]string // the inputs of rest, read whole
+	cur    []string     // the first source's current input
+	idx    []int        // position in each table
+	err    error
+}
+
+func (s *productSource) Next() ([]string, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.tables == nil {
+		for _, src := range s.rest {
+			t, err := readAll(src)
+			if err != nil {
+				s.err = err
+				return nil, err
+			}
+			if len(t) == 0 {
+				s.err = io.EOF
+				return nil, io.EOF
+			}
+			s.tables = append(s.tables, t)
+		}
+		s.idx = make([]int, len(s.tables))
+	}
+	if s.cur == nil || s.advance() {
+		cur, err := s.first.Next()
+		if err != nil {
+			s.err = err
+			return nil, err
+		}
+		s.cur = cur
+	}
+	rec := append([]string(nil), s.cur...)
+	for i, t := range s.tables {
+		rec = append(rec, t[s.idx[i]]...)
+	}
+	return rec, nil
+}
+
+// advance steps the positions in the tables like an odometer (the last
+// fastest) and reports whether they wrapped round: the first source's
+// next input is due.
+func (s *productSource) advance() bool {
+	for i := len(s.idx) - 1; i >= 0; i-- {
+		if s.idx[i]++; s.idx[i] < len(s.tables[i]) {
+			return false
+		}
+		s.idx[i] = 0
+	}
+	return true
+}
+
+// Zip pairs the sources' inputs up, one of each per job, and ends with
+// the shortest (GNU parallel's :::+ and ::::+).
+func Zip(sources ...Source) Source { return &zipSource{srcs: sources} }
+
+type zipSource struct {
+	srcs []Source
+	done bool
+}
+
+func (s *zipSource) Next() ([]string, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	var rec []string
+	for _, src := range s.srcs {
+		r, err := src.Next()
+		if err != nil {
+			s.done = true
+			return nil, err
+		}
+		rec = append(rec, r...)
+	}
+	return rec, nil
+}
+
+// Link pairs the sources' inputs up like Zip, but runs as many jobs as
+// the longest source has inputs, the shorter ones starting over (GNU
+// parallel's --link). Every source is read whole on the first call.
+func Link(sources ...Source) Source { return &linkSource{srcs: sources} }
+
+type linkSource struct {
+	srcs   []Source
+	tables [][][]string
+	n, i   int
+	err    error
+}
+
+func (s *linkSource) Next() ([]string, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.tables == nil {
+		for _, src := range s.srcs {
+			t, err := readAll(src)
+			if err != nil {
+				s.err = err
+				return nil, err
+			}
+			if len(t) == 0 {
+				s.err = io.EOF
+				return nil, io.EOF
+			}
+			s.tables = append(s.tables, t)
+			s.n = max(s.n, len(t))
+		}
+	}
+	if s.i >= s.n {
+		s.err = io.EOF
+		return nil, io.EOF
+	}
+	var rec []string
+	for _, t := range s.tables {
+		rec = append(rec, t[s.i%len(t)]...)
+	}
+	s.i++
+	return rec, nil
+}
+
+// readAll reads every input of src.
+func readAll(src Source) ([][]string, error) {
+	var t [][]string
+	for {
+		r, err := src.Next()
+		if err == io.EOF {
+			return t, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		t = append(t, r)
+	}
+}

@@ -16,6 +16,7 @@ type template struct {
 // part is literal text (kind 0) or a replacement string.
 type part struct {
 	kind partKind
+	col  int // the input's column (argument) a replacement string takes, from 1; 0: all of them
 	lit  string
 	q    quoteState // shell mode: the quoting the replacement string sits in
 	esc  bool       // shell mode: a backslash right before it escapes its first byte
@@ -162,22 +163,31 @@ func parseTemplate(s string) (template, error) {
 			return t, fmt.Errorf("unterminated %q in %q: replacement strings are {} {.} {/} {//} {/.} {#} {%%}", s[i:], s)
 		}
 		name := s[i+1 : i+1+end]
+		col := 0
+		if d := len(name) - len(strings.TrimLeft(name, "0123456789")); d > 0 {
+			// {N}, {N.}, {N/}, {N//}, {N/.}: the N-th argument of the job.
+			n, err := strconv.Atoi(name[:d])
+			if err != nil || n < 1 || name[0] == '0' {
+				return t, fmt.Errorf("{%s} in %q: positional replacement strings count from {1}", name, s)
+			}
+			col, name = n, name[d:]
+		}
 		k, ok := replNames[name]
+		if ok && col > 0 && (k == pSeq || k == pSlot) {
+			ok = false
+		}
 		if !ok {
 			if strings.HasPrefix(name, "=") {
-				return t, fmt.Errorf("{%s} in %q: perl expressions {=...=} are not supported", name, s)
+				return t, fmt.Errorf("{%s} in %q: perl expressions {=...=} are not supported", s[i+1:i+1+end], s)
 			}
-			if _, err := strconv.Atoi(name); err == nil {
-				return t, fmt.Errorf("{%s} in %q: poolrun has one input column, use {} (positional {N} is not supported)", name, s)
-			}
-			return t, fmt.Errorf("unknown replacement string {%s} in %q: use {} {.} {/} {//} {/.} {#} {%%}", name, s)
+			return t, fmt.Errorf("unknown replacement string {%s} in %q: use {} {.} {/} {//} {/.} {#} {%%}, or {1} {2.} ... for one argument of several", s[i+1:i+1+end], s)
 		}
 		if lit.Len() > 0 {
 			t.parts = append(t.parts, part{kind: pLit, lit: lit.String()})
 			stack, esc = shellScan(stack, lit.String())
 			lit.Reset()
 		}
-		t.parts = append(t.parts, part{kind: k, q: stateOf(stack), esc: esc})
+		t.parts = append(t.parts, part{kind: k, col: col, q: stateOf(stack), esc: esc})
 		esc = false
 		t.repl = true
 		i += end + 2
@@ -213,31 +223,21 @@ func (t *template) literal() (string, bool) {
 
 // jobVars is what a template is rendered with.
 type jobVars struct {
-	input string
-	seq   int
-	slot  int
+	args []string // the job's arguments: one per input source (several with ::: a ::: b)
+	seq  int
+	slot int
 }
 
 // render appends the template rendered for v to b; quote, if set, is
-// applied to each replacement (shell mode).
+// applied to each replacement (shell mode), each argument of {} quoted
+// on its own.
 func (t *template) render(b []byte, v *jobVars, quote bool) []byte {
 	for i := range t.parts {
 		p := &t.parts[i]
-		var r string
 		switch p.kind {
 		case pLit:
 			b = append(b, p.lit...)
 			continue
-		case pInput:
-			r = v.input
-		case pNoExt:
-			r = noExt(v.input)
-		case pBase:
-			r = base(v.input)
-		case pDir:
-			r = dir(v.input)
-		case pBaseNoEx:
-			r = noExt(base(v.input))
 		case pSeq:
 			b = strconv.AppendInt(b, int64(v.seq), 10)
 			continue
@@ -245,13 +245,53 @@ func (t *template) render(b []byte, v *jobVars, quote bool) []byte {
 			b = strconv.AppendInt(b, int64(v.slot), 10)
 			continue
 		}
-		if quote {
-			b = appendQuotedIn(b, r, p.q)
-		} else {
-			b = append(b, r...)
+		if p.col > 0 {
+			a := ""
+			if p.col <= len(v.args) {
+				a = v.args[p.col-1]
+			}
+			b = appendValue(b, p.kind.apply(a), p.q, quote)
+			continue
+		}
+		for j, a := range v.args {
+			if j > 0 {
+				b = append(b, ' ')
+			}
+			b = appendValue(b, p.kind.apply(a), p.q, quote)
 		}
 	}
 	return b
+}
+
+// appendValue appends a replacement's value, quoted for where it sits
+// in shell code if quote is set.
+func appendValue(b []byte, r string, q quoteState, quote bool) []byte {
+	if quote {
+		return appendQuotedIn(b, r, q)
+	}
+	return append(b, r...)
+}
+
+// apply is the replacement string's modifier applied to one argument.
+func (k partKind) apply(a string) string {
+	switch k {
+	case pNoExt:
+		return noExt(a)
+	case pBase:
+		return base(a)
+	case pDir:
+		return dir(a)
+	case pBaseNoEx:
+		return noExt(base(a))
+	}
+	return a
+}
+
+// whole reports whether the template is one replacement string of all
+// the arguments ({} or {.} alone): in a direct command it stands for one
+// word per argument, as the shell would split it.
+func (t *template) whole() bool {
+	return len(t.parts) == 1 && t.parts[0].kind != pLit && t.parts[0].kind != pSeq && t.parts[0].kind != pSlot && t.parts[0].col == 0
 }
 
 // base is GNU parallel's {/}: the input after its last '/'.

@@ -1,12 +1,14 @@
 package batch
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 func TestRenderReplacements(t *testing.T) {
-	v := &jobVars{input: "dir/sub/file.tar.gz", seq: 7, slot: 3}
+	v := &jobVars{args: []string{"dir/sub/file.tar.gz"}, seq: 7, slot: 3}
 	for _, tc := range []struct{ tmpl, want string }{
 		{"{}", "dir/sub/file.tar.gz"},
 		{"{.}", "dir/sub/file.tar"},
@@ -56,7 +58,7 @@ func TestPathParts(t *testing.T) {
 }
 
 func TestParseTemplateRejects(t *testing.T) {
-	for _, s := range []string{"{", "echo {", "{.", "{//", "{#", "{%", "{.x}", "{1}", "{=uc=}", "a{/.b}"} {
+	for _, s := range []string{"{", "echo {", "{.", "{//", "{#", "{%", "{.x}", "{0}", "{01}", "{1#}", "{2%}", "{1x}", "{=uc=}", "a{/.b}"} {
 		if _, err := parseTemplate(s); err == nil {
 			t.Errorf("parseTemplate(%q): no error", s)
 		} else if !strings.Contains(err.Error(), s) && !strings.Contains(err.Error(), "{") {
@@ -91,7 +93,11 @@ func (t *template) source() string {
 		if p.kind == pLit {
 			b.WriteString(p.lit)
 		} else {
-			b.WriteString("{" + names[p.kind] + "}")
+			col := ""
+			if p.col > 0 {
+				col = strconv.Itoa(p.col)
+			}
+			b.WriteString("{" + col + names[p.kind] + "}")
 		}
 	}
 	return b.String()
@@ -115,11 +121,42 @@ func FuzzParseTemplate(f *testing.F) {
 		if got := tm.source(); got != s {
 			t.Fatalf("source(%q) = %q", s, got)
 		}
-		v := &jobVars{input: s, seq: 1, slot: 1}
+		v := &jobVars{args: []string{s}, seq: 1, slot: 1}
 		out := tm.render(nil, v, false)
 		tm.render(nil, v, true)
 		if lit, ok := tm.literal(); ok && (lit != s || string(out) != s) {
 			t.Fatalf("literal %q rendered %q", s, out)
 		}
 	})
+}
+
+// With several arguments (::: a ::: b), {} is all of them: a word of its
+// own in a direct command becomes one word per argument, as the shell
+// would split it; in shell code each is quoted on its own; {N} is one.
+func TestBuildSeveralArguments(t *testing.T) {
+	v := &jobVars{args: []string{"a.txt", "b c"}, seq: 1, slot: 1}
+	for _, c := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"echo", "{}"}, `["echo" "a.txt" "b c"]`},
+		{[]string{"echo", "{.}"}, `["echo" "a" "b c"]`},
+		{[]string{"echo", "x{}y"}, `["echo" "xa.txt b cy"]`},
+		{[]string{"echo"}, `["echo" "a.txt" "b c"]`},
+		{[]string{"echo", "{2}", "{1.}"}, `["echo" "b c" "a"]`},
+		{[]string{"echo {}"}, `["sh" "-c" "echo a.txt 'b c'"]`},
+		{[]string{"echo {2} {1}"}, `["sh" "-c" "echo 'b c' a.txt"]`},
+		{[]string{"echo"}, `["echo" "a.txt" "b c"]`},
+		{[]string{"echo ;"}, `["sh" "-c" "echo ; a.txt 'b c'"]`},
+	} {
+		cmd, err := parseCommand(c.words)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		_, argv := cmd.build(v, &buf)
+		if got := fmt.Sprintf("%q", argv); got != c.want {
+			t.Errorf("%q: %s, want %s", c.words, got, c.want)
+		}
+	}
 }

@@ -15,14 +15,13 @@ import (
 
 // options is the parsed command line of a batch run.
 type options struct {
-	jobs     int    // -j, resolved
-	jobsSet  bool   // -j was given
-	jobsSpec string // -j as written
-	sem      string // --sem NAME
-	argFiles []string
-	args     []string // ::: args
-	hasArgs  bool     // ::: was given (even with no args)
-	delim    byte     // input separator: '\n', 0 with -0, or -d
+	jobs     int          // -j, resolved
+	jobsSet  bool         // -j was given
+	jobsSpec string       // -j as written
+	sem      string       // --sem NAME
+	sources  []sourceSpec // -a files, then ::: and :::: sources, in order
+	link     bool         // --link: pair the sources up instead of the cartesian product
+	delim    byte         // input separator: '\n', 0 with -0, or -d
 	command  []string
 
 	keepOrder  bool
@@ -79,9 +78,10 @@ var flagSpecs = []flagSpec{
 		return nil
 	}},
 	{[]string{"-a", "--arg-file"}, "FILE", func(o *options, v string) error {
-		o.argFiles = append(o.argFiles, v)
+		o.sources = append(o.sources, sourceSpec{file: v})
 		return nil
 	}},
+	{[]string{"--link", "--xapply"}, "", func(o *options, _ string) error { o.link = true; return nil }},
 	{[]string{"-0", "--null"}, "", func(o *options, _ string) error { o.delim = 0; return nil }},
 	{[]string{"-d", "--delimiter"}, "CHAR", func(o *options, v string) error {
 		d, err := parseDelim(v)
@@ -210,7 +210,7 @@ func parseArgs(args []string) (*options, error) {
 		return nil, err
 	}
 	// The command, then input sources.
-	for len(rest) > 0 && rest[0] != ":::" && rest[0] != "::::" {
+	for len(rest) > 0 && !isSourceSep(rest[0]) {
 		o.command = append(o.command, rest[0])
 		rest = rest[1:]
 	}
@@ -218,21 +218,41 @@ func parseArgs(args []string) (*options, error) {
 		sep := rest[0]
 		rest = rest[1:]
 		var vals []string
-		for len(rest) > 0 && rest[0] != ":::" && rest[0] != "::::" {
+		for len(rest) > 0 && !isSourceSep(rest[0]) {
 			vals = append(vals, rest[0])
 			rest = rest[1:]
 		}
-		if sep == ":::" {
-			o.hasArgs = true
-			o.args = append(o.args, vals...)
-		} else {
+		linked := strings.HasSuffix(sep, "+")
+		if strings.HasPrefix(sep, "::::") {
 			if len(vals) == 0 {
-				return nil, usagef(":::: needs at least one file")
+				return nil, usagef("%s needs at least one file", sep)
 			}
-			o.argFiles = append(o.argFiles, vals...)
+			// Each file is a source of its own: :::: f1 f2 is their product.
+			for i, f := range vals {
+				o.sources = append(o.sources, sourceSpec{file: f, linked: linked && i == 0})
+			}
+			continue
 		}
+		o.sources = append(o.sources, sourceSpec{args: vals, isArgs: true, linked: linked})
+	}
+	if len(o.sources) > 0 && o.sources[0].linked {
+		return nil, usagef("%s links a source to the one before it: there is none before it", ":::+")
 	}
 	return o, o.check()
+}
+
+// sourceSpec is one input source: an -a or :::: file ("-" is stdin), or
+// the values after a :::.
+type sourceSpec struct {
+	file   string
+	args   []string
+	isArgs bool
+	linked bool // :::+ or ::::+: paired with the source before it, not multiplied
+}
+
+// isSourceSep reports whether a word starts an input source.
+func isSourceSep(w string) bool {
+	return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"
 }
 
 // check rejects combinations that cannot work, before anything runs.

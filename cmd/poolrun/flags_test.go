@@ -34,8 +34,9 @@ func TestParseArgs(t *testing.T) {
 	if o.jobs != 4 || !o.keepOrder || !o.tag || o.timeout != 1500*time.Millisecond {
 		t.Errorf("got %+v", o)
 	}
-	if !reflect.DeepEqual(o.argFiles, []string{"f1", "f2", "f3"}) || !reflect.DeepEqual(o.args, []string{"a", "b"}) || !reflect.DeepEqual(o.command, []string{"echo", "{}"}) {
-		t.Errorf("files %q args %q command %q", o.argFiles, o.args, o.command)
+	wantSources := []sourceSpec{{file: "f1"}, {file: "f2"}, {args: []string{"a", "b"}, isArgs: true}, {file: "f3"}}
+	if !reflect.DeepEqual(o.sources, wantSources) || !reflect.DeepEqual(o.command, []string{"echo", "{}"}) {
+		t.Errorf("sources %+v command %q", o.sources, o.command)
 	}
 	if o.halt != (batch.Halt{When: batch.HaltSoon, On: batch.HaltOnFail, Percent: 20}) {
 		t.Errorf("halt %+v", o.halt)

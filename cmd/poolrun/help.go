@@ -38,7 +38,16 @@ Inputs:
   -0, --null            inputs end with NUL, not newline:
                         find . -print0 | poolrun -0 rm
   -d, --delimiter CHAR  inputs end with CHAR (\n \t \0 too):  poolrun -d , echo
-  Inputs are read as they come: a long or endless stdin is fine.
+  Several sources give one job per combination, GNU parallel's way: -a files
+  first, then ::: and :::: sources in order, the last varying fastest:
+                        poolrun echo ::: a b ::: 1 2   -> a 1, a 2, b 1, b 2
+  :::+ ARGS, ::::+ FILE pair a source with the one before it (up to the
+                        shorter):  poolrun echo ::: a b :::+ 1 2  -> a 1, b 2
+  --link, --xapply      pair all the sources up, shorter ones starting over
+  {1} {2} ... take one source's value ({1.} {2/} {2//} {2/.} too); {} all
+  of them, space-separated, as --tag prefixes them.
+  Inputs are read as they come: a long or endless stdin is fine (the
+  sources after the first are read whole first).
 
 Concurrency:
   -j, --jobs N          run at most N jobs at once (default: the number of

@@ -162,41 +162,68 @@ func message(err error) string {
 }
 
 // openInputs opens every input file before any job starts, so a missing
-// file is bad input (exit 255, nothing started), and returns the inputs
-// in poolrun's order: ::: args first, then each -a or :::: file in turn,
-// stdin if neither was given.
+// file is bad input (exit 255, nothing started), and combines the sources
+// as GNU parallel does: -a files first, then the ::: and :::: sources, in
+// order; several make their cartesian product, :::+ and ::::+ pair a
+// source with the one before it, --link pairs them all up; stdin if
+// there is none.
 func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
-	var srcs []batch.Source
-	if o.hasArgs {
-		srcs = append(srcs, batch.Args(o.args...))
-	}
 	var files []*os.File
-	for _, name := range o.argFiles {
-		if name == "-" {
-			srcs = append(srcs, batch.Lines(stdin.Name(), stdin, o.delim))
-			continue
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			closeFiles(files)
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
+	var groups [][]batch.Source // sources paired up (:::+), multiplied with each other
+	for _, spec := range o.sources {
+		var src batch.Source
+		switch {
+		case spec.isArgs:
+			src = batch.Args(spec.args...)
+		case spec.file == "-":
+			src = batch.Lines(stdin.Name(), stdin, o.delim)
+		default:
+			f, err := openInputFile(spec.file)
+			if err != nil {
+				closeFiles(files)
+				return nil, nil, err
 			}
-			return nil, nil, usagef("input file %s: %v", name, err)
+			files = append(files, f)
+			src = batch.Lines(spec.file, f, o.delim)
 		}
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			f.Close()
-			closeFiles(files)
-			return nil, nil, usagef("input file %s is a directory: -a takes a file of inputs, one a line", name)
+		if spec.linked {
+			groups[len(groups)-1] = append(groups[len(groups)-1], src)
+		} else {
+			groups = append(groups, []batch.Source{src})
 		}
-		files = append(files, f)
-		srcs = append(srcs, batch.Lines(name, f, o.delim))
 	}
-	if len(o.argFiles) == 0 && !o.hasArgs {
-		srcs = append(srcs, batch.Lines(stdin.Name(), stdin, o.delim))
+	if len(groups) == 0 {
+		return batch.Lines(stdin.Name(), stdin, o.delim), nil, nil
 	}
-	return batch.Concat(srcs...), files, nil
+	var srcs []batch.Source
+	for _, g := range groups {
+		if len(g) == 1 {
+			srcs = append(srcs, g[0])
+		} else {
+			srcs = append(srcs, batch.Zip(g...))
+		}
+	}
+	if o.link {
+		return batch.Link(srcs...), files, nil
+	}
+	return batch.Product(srcs...), files, nil
+}
+
+// openInputFile opens an -a or :::: file.
+func openInputFile(name string) (*os.File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usagef("input file %s: %v", name, err)
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, usagef("input file %s is a directory: -a takes a file of inputs, one a line", name)
+	}
+	return f, nil
 }
 
 func closeFiles(fs []*os.File) {
