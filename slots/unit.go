@@ -22,8 +22,8 @@ type parentUnit struct {
 	m *semlock.SemLock // the job's held mutex
 
 	mu     sync.Mutex
-	ours   bool                 // this process holds m: a slot runs on the unit
-	closed bool                 // Close was called: m is closed
+	ours   bool                       // this process holds m: a slot runs on the unit
+	closed bool                       // Close was called: m is closed
 	wakes  map[int]context.CancelFunc // waits for a unit of the set, to end when this process gives the unit back
 	next   int                        // key of the next wake
 }
