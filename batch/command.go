@@ -53,11 +53,12 @@ func parseCommand(words []string) (*command, error) {
 			if name == "" {
 				return nil, fmt.Errorf("the command is an empty word")
 			}
-			p, err := exec.LookPath(name)
-			if err != nil {
-				return nil, fmt.Errorf("command %q not found in PATH", name)
+			// Looked up once. One that is not found is each job's failure
+			// (exit 127), as it is under GNU parallel's shell: build looks
+			// again per job, and Start says what is wrong.
+			if p, err := exec.LookPath(name); err == nil {
+				c.path = p
 			}
-			c.path = p
 		}
 	}
 	return c, nil

@@ -213,8 +213,10 @@ func TestExitCodes(t *testing.T) {
 	if r := poolrun(t, runOpts{stdin: in}, "-j", "4", "false"); r.code != 101 {
 		t.Errorf("120 failures: exit %d, want 101", r.code)
 	}
-	if r := poolrun(t, runOpts{}, "no-such-command-poolrun-test"); r.code != 255 {
-		t.Errorf("unknown command: exit %d, want 255", r.code)
+	// A program that is not found is each job's failure, as with GNU
+	// parallel (exit 2 for two jobs), not an error before any job.
+	if r := poolrun(t, runOpts{}, "no-such-command-poolrun-test", ":::", "a", "b"); r.code != 2 || strings.Count(r.stderr, "poolrun: job ") != 2 || !strings.Contains(r.stderr, "no-such-command-poolrun-test") {
+		t.Errorf("unknown command: exit %d, stderr %q; want 2 and a line per job", r.code, r.stderr)
 	}
 }
 
@@ -227,7 +229,7 @@ func TestOutputModes(t *testing.T) {
 	if want := "gzip 'a b/c.txt' && mv 'a b/c'.gz c\ngzip d && mv d.gz d\n"; r.stdout != want || r.code != 0 {
 		t.Errorf("--dry-run: %q (exit %d), want %q", r.stdout, r.code, want)
 	}
-	r = poolrun(t, runOpts{}, "-k", "--tag", "printf", "a\\nb\\n", ":::", "x", "y")
+	r = poolrun(t, runOpts{}, "-k", "--tag", "-q", "printf", "a\\nb\\n", ":::", "x", "y")
 	if want := "x\ta\nx\tb\ny\ta\ny\tb\n"; r.stdout != want {
 		t.Errorf("--tag: %q, want %q", r.stdout, want)
 	}
@@ -247,8 +249,8 @@ func TestOutputModes(t *testing.T) {
 	if r.stdout != "[a b]\n[c\nd]\n" {
 		t.Errorf("-0: %q", r.stdout)
 	}
-	r = poolrun(t, runOpts{stdin: "x,y,z"}, "-d", ",", "-k", "echo", "<{}>")
-	if r.stdout != "<x>\n<y>\n<z>\n" {
+	r = poolrun(t, runOpts{stdin: "x,y,z"}, "-d", ",", "-k", "echo", "[{}]")
+	if r.stdout != "[x]\n[y]\n[z]\n" {
 		t.Errorf("-d ,: %q", r.stdout)
 	}
 	r = poolrun(t, runOpts{stdin: "echo one\necho two | tr a-z A-Z\n"}, "-k")

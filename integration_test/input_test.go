@@ -25,7 +25,7 @@ func TestInputReadError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	cmd := exec.Command(bin, "sh", "-c", `touch "$0"`, marker)
+	cmd := exec.Command(bin, "-q", "sh", "-c", `touch "$0"`, marker)
 	cmd.Stdin = d
 	var errb bytes.Buffer
 	cmd.Stderr = &errb

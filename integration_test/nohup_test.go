@@ -25,8 +25,8 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 		sig  syscall.Signal
 		args []string // the marker path is appended
 	}{
-		{"HUP", syscall.SIGHUP, []string{"-j", "2", "sh", "-c", job, ":::"}},
-		{"INT", syscall.SIGINT, []string{"-j", "2", "sh", "-c", job, ":::"}},
+		{"HUP", syscall.SIGHUP, []string{"-j", "2", "-q", "sh", "-c", job, ":::"}},
+		{"INT", syscall.SIGINT, []string{"-j", "2", "-q", "sh", "-c", job, ":::"}},
 		{"HUP", syscall.SIGHUP, []string{"sem", "run", name, "--", "sh", "-c", job}},
 	} {
 		f := filepath.Join(t.TempDir(), "j")

@@ -36,6 +36,16 @@ var parallelCases = []struct {
 	{`-k echo {} ::: a ::: 'b c'`, "a b c\n"},
 	{`-k echo {3} ::: a ::: b`, "\n"},
 	{`-k 'echo [{2}] {1}' ::: a ::: 'x y'`, "[x y] a\n"},
+	// Several words are one line of shell code, as parallel runs it.
+	{`-k echo {}\; echo done ::: x y`, "x\ndone\ny\ndone\n"},
+	{`-k echo {} \| tr a-z A-Z ::: x`, "X\n"},
+	{`-k echo {} \&\& echo ok ::: a`, "a\nok\n"},
+	{`-k echo 'a  b' ::: x`, "a b x\n"},
+	{`-k sh -c 'echo A $0 B' ::: x`, "\n"},
+	{`-k -q sh -c 'echo A $0 B' ::: x`, "A x B\n"},
+	{`-k FOO=bar sh -c 'echo $FOO' ::: 1`, "\n"},
+	{`-k echo {} '>' /dev/null ::: a`, ""},
+	{`-k --tag printf 'a\nb\n' ::: x`, "x\tanbn"},
 }
 
 func TestParallelInputModel(t *testing.T) {

@@ -23,6 +23,7 @@ type options struct {
 	link     bool         // --link: pair the sources up instead of the cartesian product
 	delim    byte         // input separator: '\n', 0 with -0, or -d
 	command  []string
+	quote    bool // -q: the command's words as they are, not joined into shell code
 
 	keepOrder  bool
 	lineBuffer bool
@@ -88,6 +89,7 @@ var flagSpecs = []flagSpec{
 		o.delim = d
 		return err
 	}},
+	{[]string{"-q", "--quote"}, "", func(o *options, _ string) error { o.quote = true; return nil }},
 	{[]string{"-k", "--keep-order"}, "", func(o *options, _ string) error { o.keepOrder = true; return nil }},
 	{[]string{"--line-buffer", "--lb"}, "", func(o *options, _ string) error { o.lineBuffer = true; return nil }},
 	{[]string{"-u", "--ungroup"}, "", func(o *options, _ string) error { o.ungroup = true; return nil }},

@@ -12,9 +12,13 @@ Usage:
 Each input (a line of stdin, of an -a file, or an argument after :::) runs
 the command once, with replacement strings filled in; with no {} anywhere
 the input is appended as the last argument. With no command, each input is
-a shell command (sh -c). A command given as one word with shell syntax
-('gzip {} && rm {}') runs under sh -c with each replacement quoted; any
-other command runs directly, without a shell.
+a shell command (sh -c). As in GNU parallel, the command's words are
+joined with spaces into one line of shell code, run under sh -c with each
+replacement quoted for where it sits: an operator you escaped acts
+(poolrun echo {} \; echo done), and so do redirections, $VAR and globs.
+A line with no shell syntax runs directly, without a shell (the same
+result, faster). -q, --quote keeps the words as they are, one argument
+each:  poolrun -q sh -c 'echo "$1"' sh {} ::: a
 
   poolrun -j 4 -k -a examples/batch/inputs.txt -- sh examples/batch/job.sh {}
   find . -name '*.log' | poolrun gzip -9

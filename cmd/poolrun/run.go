@@ -25,7 +25,7 @@ func runBatch(o *options, log hclog.Logger) int {
 	}
 	defer closeFiles(files)
 	spec := batch.Spec{
-		Command:   o.command,
+		Command:   commandWords(o.command, o.quote),
 		Inputs:    src,
 		KeepOrder: o.keepOrder,
 		Tag:       o.tag,
@@ -119,6 +119,25 @@ func tuneForBatches() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
+}
+
+// commandWords is the command as GNU parallel means it: several words are
+// joined with spaces into one line of shell code (so an operator the user
+// escaped, echo {}\; echo done, a redirection, $VAR or a glob act as they
+// would typed there), and quote (-q) keeps the words as they are. A line
+// with nothing of the shell's but blanks is split at them and run
+// directly: the same command, without a shell.
+func commandWords(words []string, quote bool) []string {
+	if quote || len(words) < 2 {
+		return words
+	}
+	line := strings.Join(words, " ")
+	// Shell code: an operator, quoting, expansion, a glob, a comment, or
+	// an assignment before the command (FOO=1 cmd).
+	if strings.ContainsAny(line, ";&|<>()$`\\\"'*?[]#~!\n") || strings.Contains(words[0], "=") {
+		return []string{line}
+	}
+	return strings.Fields(line)
 }
 
 // openCap finds or makes the cap: --sem NAME; else the cap inherited from
