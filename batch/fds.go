@@ -58,7 +58,9 @@ func (r *batchRun) fitFiles() (maxHeld int, err error) {
 	}
 	limit := r.sched.limit
 	if jobs < limit {
-		fmt.Fprintf(r.spec.Stderr, "poolrun: warning: only enough file descriptors (ulimit -n %d) to run %d jobs at once: running %d instead of %d\n", lim.Cur, jobs, jobs, limit)
+		if r.spec.Jobs != AsManyAsPossible {
+			fmt.Fprintf(r.spec.Stderr, "poolrun: warning: only enough file descriptors (ulimit -n %d) to run %d jobs at once: running %d instead of %d\n", lim.Cur, jobs, jobs, limit)
+		}
 		r.log.Debug("fewer slots: descriptor limit", "limit", lim.Cur, "slots", jobs)
 		r.sched.shrink(jobs)
 		limit = jobs

@@ -37,7 +37,7 @@ func newRecorder(spec *Spec) (*recorder, error) {
 		}
 	}
 	if spec.Joblog != "" && !spec.DryRun {
-		if rec.jl, err = openJoblog(spec.Joblog, spec.Resume != ResumeNone); err != nil {
+		if rec.jl, err = openJoblog(spec.Joblog, spec.Resume != ResumeNone || spec.AppendJoblog); err != nil {
 			return nil, err
 		}
 	}

@@ -97,6 +97,9 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 		return nil, err
 	}
 	limit := spec.Jobs
+	if limit == AsManyAsPossible {
+		limit = maxJobs // fitFiles makes it fewer, without a word, if need be
+	}
 	if !spec.DryRun {
 		c := spec.Cap
 		if c == nil {
@@ -146,7 +149,7 @@ func (r *batchRun) shareFailed(slot int, err error) {
 // check rejects a Spec that cannot work, before anything runs.
 func (s *Spec) check() error {
 	switch {
-	case s.Jobs < 0:
+	case s.Jobs < 0 && s.Jobs != AsManyAsPossible:
 		return specErr("Jobs", "%d jobs at once: want at least 1 (or 0 for the default)", s.Jobs)
 	case s.Retries < 0:
 		return specErr("Retries", "%d attempts: want at least 1", s.Retries)
@@ -215,6 +218,7 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 	}
 	err := g.Run()
 	sum := r.tally.summary()
+	sum.Inputs = int(in.count.Load())
 	r.log.Debug("done", "jobs", sum.Started, "failed", sum.Failed, "wall", time.Since(r.begin))
 	switch {
 	case err != nil:
@@ -302,11 +306,12 @@ type tally struct {
 	finished atomic.Int64
 	skipped  atomic.Int64
 
-	mu      sync.Mutex
-	done    int
-	failed  int
-	stopped int
-	halted  bool
+	mu       sync.Mutex
+	done     int
+	failed   int
+	stopped  int
+	halted   bool
+	haltExit int // the exit status of the job that made the batch halt
 }
 
 // count records a finished job and reports whether it makes the batch
@@ -324,6 +329,10 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 	}
 	if !t.halted && h.reached(t.done, t.failed, total, int(t.started.Load())) {
 		t.halted = true
+		t.haltExit = j.exit
+		if j.sig != 0 {
+			t.haltExit = 128 + j.sig
+		}
 		return true
 	}
 	return false
@@ -332,7 +341,7 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 func (t *tally) summary() Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted}
+	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted, HaltExit: t.haltExit}
 }
 
 func (t *tally) failedNow() int {

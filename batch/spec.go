@@ -23,7 +23,8 @@ type Spec struct {
 	Inputs Source
 
 	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
-	// set or inherited, else the number of CPUs.
+	// set or inherited, else the number of CPUs. AsManyAsPossible: as
+	// many as the machine's limits allow (descriptors), up to 1000.
 	Jobs int
 	// Cap is what jobs take their slots from. nil: slots.Default — the
 	// cap inherited from the poolrun job this process runs in, or a
@@ -54,8 +55,10 @@ type Spec struct {
 	Halt Halt
 
 	// Joblog, if set, is a file that gets one TSV line per job, with GNU
-	// parallel's columns.
-	Joblog string
+	// parallel's columns. It is started anew unless AppendJoblog or
+	// Resume is set.
+	Joblog       string
+	AppendJoblog bool
 	// Resume skips the jobs Joblog lists (ResumeAll), or reruns only the
 	// ones it lists as failed (ResumeFailed). It needs Joblog.
 	Resume ResumeMode
@@ -76,6 +79,13 @@ type Spec struct {
 	// Logger gets the engine's logs. nil: none.
 	Logger hclog.Logger
 }
+
+// AsManyAsPossible as Spec.Jobs runs as many jobs at once as the
+// machine's limits allow, up to maxJobs (GNU parallel's -j 0).
+const AsManyAsPossible = -1
+
+// maxJobs is the most jobs AsManyAsPossible runs at once.
+const maxJobs = 1000
 
 // OutputMode is how the jobs' output reaches Stdout and Stderr.
 type OutputMode uint8
@@ -161,11 +171,15 @@ func (h *Halt) reached(done, failed, total, started int) bool {
 
 // Summary is how a batch went.
 type Summary struct {
+	Inputs  int // inputs read (jobs to run, had the batch not stopped early)
 	Started int // jobs started (a job's retries count once)
 	Failed  int // jobs that failed, timeouts included; not those Run stopped
 	Skipped int // jobs skipped by Resume
 	Stopped int // jobs Run stopped itself (HaltNow, ctx done, output closed)
 	Halted  bool
+	// HaltExit is the exit status of the job whose end made the batch
+	// halt (128+N if a signal N killed it), when Halted.
+	HaltExit int
 }
 
 // ErrOutputClosed means Stdout is a closed pipe (poolrun ... | head): Run

@@ -84,3 +84,78 @@ func TestLinkWithoutSource(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// parallelStatuses are GNU parallel 20221122's exit statuses for --halt
+// and -j forms, recorded (and compared live when parallel is installed).
+var parallelStatuses = []struct {
+	args string
+	want int
+}{
+	{`-j1 --halt now,fail=1 'exit {}' ::: 0 3 4`, 3},
+	{`-j1 --halt soon,fail=1 'exit {}' ::: 0 3 4`, 3},
+	{`-j1 --halt now,success=1 'exit {}' ::: 2 0 4`, 0},
+	{`-j1 --halt soon,fail=2 'exit {}' ::: 3 5 7`, 2},
+	{`-j1 --halt now,done=1 'exit {}' ::: 3 5`, 3},
+	{`-j1 --halt now,fail=50% 'exit {}' ::: 0 6 0 0`, 25},
+	{`-j1 --halt now,fail=50% 'exit {}' ::: 0 0 0 6 6 6`, 50},
+	{`-j1 --halt now,success=50% 'exit {}' ::: 3 4 0 5`, 75},
+	{`-j1 --halt now,success=3 'exit {}' ::: 3 4 0 5`, 3},
+	{`-j1 --halt now,success=25% 'exit {}' ::: 3 0 4 5`, 0},
+	{`-j1 --halt 2 'exit {}' ::: 0 4 5`, 4},
+	{`-j1 --halt -2 'exit {}' ::: 3 0 5`, 0},
+	{`-j 0 true ::: a b`, 0},
+	{`-j +1 false ::: a b`, 2},
+	{`-j -1 true ::: a`, 0},
+	{`--will-cite exit 3 ::: a`, 1},
+	{`no-such-program-poolrun ::: a b c`, 3},
+}
+
+func TestParallelExitStatuses(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	gnu, _ := exec.LookPath("parallel")
+	status := func(prog, args string) int {
+		err := exec.Command("sh", "-c", `exec "$0" `+args+` >/dev/null 2>&1`, prog).Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+	for _, c := range parallelStatuses {
+		if got := status(bin, c.args); got != c.want {
+			t.Errorf("poolrun %s: exit %d, want %d (GNU parallel's)", c.args, got, c.want)
+		}
+		if gnu != "" {
+			if got := status(gnu, "--will-cite "+c.args); got != c.want {
+				t.Errorf("GNU parallel %s now exits %d, recorded %d", c.args, got, c.want)
+			}
+		}
+	}
+}
+
+// --joblog +FILE appends to FILE, as in GNU parallel (it used to write a
+// file named "+FILE").
+func TestJoblogAppend(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	for _, in := range []string{"a", "b"} {
+		if r := poolrun(t, runOpts{dir: dir}, "--joblog", "+jobs.tsv", "echo", ":::", in); r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "jobs.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(string(b))
+	if len(got) != 3 || !strings.HasSuffix(got[1], "echo a") || !strings.HasSuffix(got[2], "echo b") {
+		t.Errorf("joblog:\n%s\nwant a header and both runs' lines", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "+jobs.tsv")); err == nil {
+		t.Error("a file named +jobs.tsv was written")
+	}
+}

@@ -111,8 +111,7 @@ func TestBadInput(t *testing.T) {
 	job := []string{"touch", marker}
 	for _, args := range [][]string{
 		{"--frobnicate"},
-		{"-j", "0"},
-		{"-j", "-2"},
+		{"-j", "x2"},
 		{"-j", "abc"},
 		{"-a", filepath.Join(dir, "missing.txt")},
 		{"-a", dir}, // a directory

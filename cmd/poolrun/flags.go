@@ -18,6 +18,7 @@ type options struct {
 	jobs     int          // -j, resolved
 	jobsSet  bool         // -j was given
 	jobsSpec string       // -j as written
+	jobsMax  bool         // -j 0: as many as the machine allows (jobs is then maxJobsCap)
 	sem      string       // --sem NAME
 	sources  []sourceSpec // -a files, then ::: and :::: sources, in order
 	link     bool         // --link: pair the sources up instead of the cartesian product
@@ -45,6 +46,10 @@ type options struct {
 	version      bool
 }
 
+// maxJobsCap is the size of the cap -j 0 makes: batch.AsManyAsPossible
+// then runs as many of its slots as the machine's limits allow.
+const maxJobsCap = 1000
+
 // usageError is bad input on the command line: one line on stderr, exit 255.
 type usageError struct{ msg string }
 
@@ -68,7 +73,10 @@ var flagSpecs = []flagSpec{
 		if err != nil {
 			return err
 		}
-		o.jobs, o.jobsSet, o.jobsSpec = n, true, v
+		o.jobs, o.jobsSet, o.jobsSpec, o.jobsMax = n, true, v, n == 0
+		if n == 0 {
+			o.jobs = maxJobsCap
+		}
 		return nil
 	}},
 	{[]string{"--sem"}, "NAME", func(o *options, v string) error {
@@ -89,6 +97,7 @@ var flagSpecs = []flagSpec{
 		o.delim = d
 		return err
 	}},
+	{[]string{"--will-cite"}, "", func(o *options, _ string) error { return nil }},
 	{[]string{"-q", "--quote"}, "", func(o *options, _ string) error { o.quote = true; return nil }},
 	{[]string{"-k", "--keep-order"}, "", func(o *options, _ string) error { o.keepOrder = true; return nil }},
 	{[]string{"--line-buffer", "--lb"}, "", func(o *options, _ string) error { o.lineBuffer = true; return nil }},
@@ -280,7 +289,7 @@ func (o *options) check() error {
 // parseJobs parses -j: a number of jobs, or N% of the CPUs.
 func parseJobs(v string, cpus int) (int, error) {
 	bad := func(why string) error {
-		return usagef("-j %q: %s; want a number of jobs (-j 4) or a percentage of the %d CPUs (-j 50%%)", v, why, cpus)
+		return usagef("-j %q: %s; want a number of jobs (-j 4), a percentage of the %d CPUs (-j 50%%), the CPUs plus or minus N (-j +2, -j -1), or 0 for as many as the machine allows", v, why, cpus)
 	}
 	if pct, ok := strings.CutSuffix(v, "%"); ok {
 		p, err := strconv.ParseFloat(pct, 64)
@@ -299,12 +308,17 @@ func parseJobs(v string, cpus int) (int, error) {
 		}
 		return n, nil
 	}
+	rel := v != "" && (v[0] == '+' || v[0] == '-') // +N, -N: the CPUs and N more, N fewer
 	n, err := strconv.Atoi(v)
 	switch {
 	case err != nil && errors.Is(err, strconv.ErrRange):
 		return 0, bad("too large")
 	case err != nil:
 		return 0, bad("not a number")
+	case rel:
+		n = max(1, cpus+n)
+	case n == 0:
+		return 0, nil // as many as the machine's limits allow
 	case n < 1:
 		return 0, bad("must be at least 1")
 	case n > semlock.MaxValue:
@@ -354,6 +368,16 @@ func parseHalt(v string) (batch.Halt, error) {
 		return batch.Halt{When: batch.HaltSoon, On: batch.HaltOnFail, Count: 1}, nil
 	case "2":
 		return batch.Halt{When: batch.HaltNow, On: batch.HaltOnFail, Count: 1}, nil
+	case "-1":
+		return batch.Halt{When: batch.HaltSoon, On: batch.HaltOnSuccess, Count: 1}, nil
+	case "-2":
+		return batch.Halt{When: batch.HaltNow, On: batch.HaltOnSuccess, Count: 1}, nil
+	}
+	if p, ok := strings.CutSuffix(v, "%"); ok && !strings.Contains(v, ",") { // 1-99%: soon,fail=N%
+		if f, err := strconv.ParseFloat(p, 64); err == nil && f > 0 && f < 100 {
+			return batch.Halt{When: batch.HaltSoon, On: batch.HaltOnFail, Percent: f}, nil
+		}
+		return batch.Halt{}, bad()
 	}
 	when, cond, ok := strings.Cut(v, ",")
 	if !ok {

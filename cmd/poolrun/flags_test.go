@@ -13,13 +13,14 @@ func TestParseJobs(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want int
-	}{{"1", 1}, {"4", 4}, {"100%", 8}, {"50%", 4}, {"1%", 1}, {"200%", 16}, {"32767", 32767}} {
+	}{{"1", 1}, {"4", 4}, {"100%", 8}, {"50%", 4}, {"1%", 1}, {"200%", 16}, {"32767", 32767},
+		{"0", 0}, {"+2", 10}, {"-2", 6}, {"-20", 1}} { // GNU parallel's: 0 as many as possible, +N/-N the CPUs plus or minus N
 		got, err := parseJobs(tc.in, 8)
 		if err != nil || got != tc.want {
 			t.Errorf("parseJobs(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"0", "-2", "abc", "", "0%", "-5%", "x%", "32768", "99999999999999999999", "NaN%"} {
+	for _, in := range []string{"abc", "+", "+x", "", "0%", "-5%", "x%", "32768", "99999999999999999999", "NaN%"} {
 		if _, err := parseJobs(in, 8); err == nil {
 			t.Errorf("parseJobs(%q): no error", in)
 		}
@@ -50,7 +51,7 @@ func TestParseArgs(t *testing.T) {
 
 func TestParseArgsRejects(t *testing.T) {
 	for _, args := range [][]string{
-		{"--frobnicate"}, {"-j"}, {"-j", "0"}, {"-j", "-2"}, {"-j", "abc"}, {"--sem", "bad name!"}, {"--sem", ""},
+		{"--frobnicate"}, {"-j"}, {"-j", "abc"}, {"-j", "+x"}, {"--sem", "bad name!"}, {"--sem", ""},
 		{"--timeout", "soon"}, {"--timeout", "-1s"}, {"--retries", "0"}, {"--halt", "sometimes"}, {"--halt", "now,fail=0"},
 		{"--halt", "now,fail=101%"}, {"--resume"}, {"--resume", "--resume-failed", "--joblog", "x"}, {"-k", "--line-buffer"},
 		{"-u", "-k"}, {"-k=1"}, {"echo", "::::"}, {"-d", "ab"},

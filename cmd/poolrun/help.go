@@ -55,7 +55,9 @@ Inputs:
 
 Concurrency:
   -j, --jobs N          run at most N jobs at once (default: the number of
-                        CPUs); N% is a share of the CPUs:  poolrun -j 50% ...
+                        CPUs); N% is a share of the CPUs:  poolrun -j 50% ...;
+                        +N and -N the CPUs plus or minus N; 0 as many as
+                        the machine's limits allow
   --sem NAME            share a machine-wide cap named NAME with every run
                         that uses it; -j sizes it when it is created, and a
                         run with another -j says so:  poolrun --sem build -j 4 make -C {}
@@ -88,7 +90,7 @@ Failures and time:
                         --halt now,fail=10%  (0/1/2 are parallel's shorthands)
 
 Records:
-  --joblog FILE         write one TSV line per job with GNU parallel's columns:
+  --joblog FILE         write one TSV line per job (--joblog +FILE appends) with GNU parallel's columns:
                         Seq Host Starttime JobRuntime Send Receive Exitval Signal
                         Command (Exitval -1: killed by Signal):  --joblog jobs.tsv
   --resume              with --joblog: skip the jobs the log lists (same inputs):
@@ -101,12 +103,14 @@ Records:
   --bar                 progress bar with ETA on stderr (when it is a terminal):
                         poolrun --bar -a files.txt xz -9
 
+  --will-cite           accepted and ignored, as scripts written for GNU parallel pass it
   -h, --help            this text:   poolrun --help | less
   --version             the version: poolrun --version
 
 Exit status: 0 all jobs succeeded; 1-100 that many jobs failed (timed-out jobs
 count, jobs poolrun itself stopped for --halt now or a signal do not); 101 more
-than 100 failed; 255 bad input (nothing was started) or another error; 130/143
+than 100 failed; with --halt (GNU parallel's rules): the failing job's status
+for fail=1, the percentage of the jobs that failed for fail=N%, 0 for success; 255 bad input (nothing was started) or another error; 130/143
 stopped by SIGINT/SIGTERM (every job's process group is stopped first); 141
 stdout was closed (poolrun ... | head): stopped the same way.
 

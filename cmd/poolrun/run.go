@@ -44,6 +44,12 @@ func runBatch(o *options, log hclog.Logger) int {
 	if o.jobsSet || o.dryRun {
 		spec.Jobs = o.jobs
 	}
+	if o.jobsMax {
+		spec.Jobs = batch.AsManyAsPossible
+	}
+	if name, ok := strings.CutPrefix(o.joblog, "+"); ok {
+		spec.Joblog, spec.AppendJoblog = name, true // GNU parallel's --joblog +FILE: append
+	}
 	switch {
 	case o.lineBuffer:
 		spec.Output = batch.LineBuffered
@@ -99,7 +105,31 @@ func runBatch(o *options, log hclog.Logger) int {
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "poolrun: %s\n", message(err))
 		return 255
-	case sum.Failed > 100:
+	}
+	return exitStatus(sum, &o.halt)
+}
+
+// exitStatus is GNU parallel's exit status for how the batch went: the
+// number of failed jobs (101 for more than 100); when --halt stopped it,
+// 0 for success=..., the status of the job that made it halt for fail=1
+// (or done=1); and with --halt fail=N% or success=N% not met, the
+// percentage of the jobs that failed.
+func exitStatus(sum batch.Summary, h *batch.Halt) int {
+	switch {
+	case h.When == batch.HaltNever:
+	case h.On == batch.HaltOnSuccess && sum.Halted:
+		return 0
+	case h.On != batch.HaltOnDone && h.Percent > 0:
+		// Whether or not it halted: parallel 20221122 gives 25 for
+		// --halt now,fail=50% over exit 0 6 0 0, which runs all four, and
+		// 75 for now,success=50% over 3 4 0 5.
+		if sum.Inputs > 0 {
+			return sum.Failed * 100 / sum.Inputs
+		}
+	case sum.Halted && h.Percent == 0 && h.Count == 1:
+		return min(sum.HaltExit, 255)
+	}
+	if sum.Failed > 100 {
 		return 101
 	}
 	return sum.Failed
