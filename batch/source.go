@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 )
 
 // Source yields a batch's inputs, one job's at a time. Run reads it in a
@@ -231,4 +232,62 @@ func readAll(src Source) ([][]string, error) {
 		}
 		t = append(t, r)
 	}
+}
+
+// Group puts n inputs of src into each job (GNU parallel's -n N): their
+// arguments one after the other, so {1} {2} ... take them in turn; the
+// last job may get fewer.
+func Group(src Source, n int) Source {
+	if n <= 1 {
+		return src
+	}
+	return &groupSource{src: src, n: n}
+}
+
+type groupSource struct {
+	src  Source
+	n    int
+	done bool
+}
+
+func (s *groupSource) Next() ([]string, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	var rec []string
+	for i := 0; i < s.n; i++ {
+		r, err := s.src.Next()
+		if err == io.EOF && i > 0 {
+			s.done = true
+			break
+		}
+		if err != nil {
+			s.done = true
+			return nil, err
+		}
+		rec = append(rec, r...)
+	}
+	return rec, nil
+}
+
+// Columns splits each argument of src's inputs at every match of sep
+// (GNU parallel's --colsep): a line "a,b" with sep "," is the job's
+// arguments a and b, {1} and {2}.
+func Columns(src Source, sep *regexp.Regexp) Source { return &columnSource{src: src, sep: sep} }
+
+type columnSource struct {
+	src Source
+	sep *regexp.Regexp
+}
+
+func (s *columnSource) Next() ([]string, error) {
+	r, err := s.src.Next()
+	if err != nil {
+		return nil, err
+	}
+	var rec []string
+	for _, a := range r {
+		rec = append(rec, s.sep.Split(a, -1)...)
+	}
+	return rec, nil
 }

@@ -3,6 +3,7 @@ package batch
 import (
 	"errors"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,11 @@ func TestSourceCombinations(t *testing.T) {
 		"link":         {Link(Args("a", "b"), Args("1", "2", "3", "4", "5")), "a 1|b 2|a 3|b 4|a 5"},
 		"product of a zip": {Product(Args("a", "b"), Zip(Lines("f", strings.NewReader("f1a\nf1b\n"), '\n'), Args("1", "2"))),
 			"a f1a 1|a f1b 2|b f1a 1|b f1b 2"},
-		"lines": {Concat(Lines("f", strings.NewReader("x\n\ny"), '\n'), Args("z")), "x||y|z"},
+		"group":           {Group(Args("a", "b", "c", "d", "e"), 2), "a b|c d|e"},
+		"group of pairs":  {Group(Product(Args("a", "b"), Args("1", "2")), 2), "a 1 a 2|b 1 b 2"},
+		"columns":         {Columns(Args("a,b", "c,d"), regexp.MustCompile(",")), "a b|c d"},
+		"columns, regexp": {Columns(Lines("f", strings.NewReader("a,b;c\n"), '\n'), regexp.MustCompile("[,;]")), "a b c"},
+		"lines":           {Concat(Lines("f", strings.NewReader("x\n\ny"), '\n'), Args("z")), "x||y|z"},
 	} {
 		if got := strings.Join(drain(t, c.src), "|"); got != c.want {
 			t.Errorf("%s: %q, want %q", name, got, c.want)
@@ -54,6 +59,7 @@ func TestSourceErrorsStop(t *testing.T) {
 		"product": Product(Args("a"), failingSource{}),
 		"link":    Link(failingSource{}, Args("a")),
 		"zip":     Zip(Args("a", "b"), failingSource{}),
+		"group":   Group(failingSource{}, 3),
 	} {
 		if _, err := s.Next(); err == nil || err == io.EOF {
 			t.Errorf("%s: %v, want the source's error", name, err)

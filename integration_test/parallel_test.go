@@ -15,7 +15,8 @@ import (
 // parallelCases are GNU parallel command lines from its tutorial and man
 // page, with what GNU parallel 20221122 prints for them (recorded; when
 // parallel is installed, the test also compares with it live). Files f1
-// and f2 hold "f1a f1b" and "f2a f2b", a line each.
+// and f2 hold "f1a f1b" and "f2a f2b", a line each; cs holds "x,y" and
+// "z,w".
 var parallelCases = []struct {
 	args string
 	want string
@@ -36,6 +37,15 @@ var parallelCases = []struct {
 	{`-k echo {} ::: a ::: 'b c'`, "a b c\n"},
 	{`-k echo {3} ::: a ::: b`, "\n"},
 	{`-k 'echo [{2}] {1}' ::: a ::: 'x y'`, "[x y] a\n"},
+	// Inputs per job, columns.
+	{`-k -n 2 echo ::: a b c d e`, "a b\nc d\ne\n"},
+	{`-k -N2 echo {1}-{2} ::: a b c`, "a-b\nc-\n"},
+	{`-k -n 2 --tag echo ::: a b c`, "a b\ta b\nc\tc\n"},
+	{`-k -n 2 echo ::: a b ::: 1 2`, "a 1 a 2\nb 1 b 2\n"},
+	{`-k --colsep , echo {2} {1} ::: a,b c,d`, "b a\nd c\n"},
+	{`-k --colsep , echo {2} :::: cs`, "y\nw\n"},
+	{`-k --colsep , echo :::: cs`, "x y\nz w\n"},
+	{`-k --colsep '[,;]' echo {3} ::: 'a,b;c'`, "c\n"},
 	// Several words are one line of shell code, as parallel runs it.
 	{`-k echo {}\; echo done ::: x y`, "x\ndone\ny\ndone\n"},
 	{`-k echo {} \| tr a-z A-Z ::: x`, "X\n"},
@@ -54,6 +64,7 @@ func TestParallelInputModel(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f1"), []byte("f1a\nf1b\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "f2"), []byte("f2a\nf2b\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cs"), []byte("x,y\nz,w\n"), 0o644)
 	gnu, _ := exec.LookPath("parallel")
 	for _, c := range parallelCases {
 		cmd := exec.Command("sh", "-c", `exec "$0" `+c.args, bin)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/poolrun/poolrun/batch"
 	"math"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,7 +23,9 @@ type options struct {
 	sem      string       // --sem NAME
 	sources  []sourceSpec // -a files, then ::: and :::: sources, in order
 	link     bool         // --link: pair the sources up instead of the cartesian product
-	delim    byte         // input separator: '\n', 0 with -0, or -d
+	maxArgs  int          // -n, -N: inputs per job
+	colsep   *regexp.Regexp
+	delim    byte // input separator: '\n', 0 with -0, or -d
 	command  []string
 	quote    bool // -q: the command's words as they are, not joined into shell code
 
@@ -91,6 +94,22 @@ var flagSpecs = []flagSpec{
 		return nil
 	}},
 	{[]string{"--link", "--xapply"}, "", func(o *options, _ string) error { o.link = true; return nil }},
+	{[]string{"-n", "--max-args", "-N", "--max-replace-args"}, "N", func(o *options, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			return usagef("-n %q: want the number of inputs per job, 1 to 100000 (e.g. -n 2: poolrun -n 2 echo ::: a b c d runs echo a b, echo c d)", v)
+		}
+		o.maxArgs = n
+		return nil
+	}},
+	{[]string{"-C", "--colsep"}, "REGEXP", func(o *options, v string) error {
+		re, err := regexp.Compile(v)
+		if err != nil || v == "" {
+			return usagef("--colsep %q: want a regular expression that separates an input's columns (--colsep , or --colsep '\\t'): %v", v, err)
+		}
+		o.colsep = re
+		return nil
+	}},
 	{[]string{"-0", "--null"}, "", func(o *options, _ string) error { o.delim = 0; return nil }},
 	{[]string{"-d", "--delimiter"}, "CHAR", func(o *options, v string) error {
 		d, err := parseDelim(v)

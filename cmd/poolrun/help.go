@@ -50,6 +50,11 @@ Inputs:
   --link, --xapply      pair all the sources up, shorter ones starting over
   {1} {2} ... take one source's value ({1.} {2/} {2//} {2/.} too); {} all
   of them, space-separated, as --tag prefixes them.
+  -n, --max-args N      N inputs per job (-N, --max-replace-args too):
+                        poolrun -n 2 echo ::: a b c
+                        runs echo a b, then echo c; {1} {2} take them in turn
+  -C, --colsep REGEXP   split each input into columns, {1} {2} ...:
+                        poolrun --colsep , echo {2} :::: table.csv
   Inputs are read as they come: a long or endless stdin is fine (the
   sources after the first are read whole first).
 

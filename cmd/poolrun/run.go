@@ -235,6 +235,9 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 			files = append(files, f)
 			src = batch.Lines(spec.file, f, o.delim)
 		}
+		if o.colsep != nil {
+			src = batch.Columns(src, o.colsep)
+		}
 		if spec.linked {
 			groups[len(groups)-1] = append(groups[len(groups)-1], src)
 		} else {
@@ -242,7 +245,11 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 		}
 	}
 	if len(groups) == 0 {
-		return batch.Lines(stdin.Name(), stdin, o.delim), nil, nil
+		var src batch.Source = batch.Lines(stdin.Name(), stdin, o.delim)
+		if o.colsep != nil {
+			src = batch.Columns(src, o.colsep)
+		}
+		return batch.Group(src, o.maxArgs), nil, nil
 	}
 	var srcs []batch.Source
 	for _, g := range groups {
@@ -253,9 +260,9 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 		}
 	}
 	if o.link {
-		return batch.Link(srcs...), files, nil
+		return batch.Group(batch.Link(srcs...), o.maxArgs), files, nil
 	}
-	return batch.Product(srcs...), files, nil
+	return batch.Group(batch.Product(srcs...), o.maxArgs), files, nil
 }
 
 // openInputFile opens an -a or :::: file.
