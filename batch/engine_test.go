@@ -378,7 +378,7 @@ func TestRunSharedCap(t *testing.T) {
 
 func TestRunBadSpec(t *testing.T) {
 	for field, spec := range map[string]Spec{
-		"Jobs":      {Jobs: -1},
+		"Jobs":      {Jobs: -5},
 		"Retries":   {Retries: -2},
 		"KeepOrder": {KeepOrder: true, Output: LineBuffered},
 		"Tag":       {Tag: true, Output: Ungrouped},
