@@ -391,3 +391,13 @@ func TestRunBadSpec(t *testing.T) {
 		}
 	}
 }
+
+// AsManyAsPossible runs every job (as many at once as the descriptor
+// limit allows, up to 1000).
+func TestRunAsManyAsPossible(t *testing.T) {
+	leakcheck.Check(t)
+	r := runSpec(t, context.Background(), Spec{Command: []string{"echo"}, Inputs: Args(numbers(30)...), Jobs: AsManyAsPossible})
+	if r.err != nil || r.sum.Started != 30 || len(sortedLines(r.stdout)) != 30 || r.stderr != "" {
+		t.Errorf("err %v summary %+v stderr %q", r.err, r.sum, r.stderr)
+	}
+}
