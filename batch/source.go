@@ -109,17 +109,8 @@ func (s *productSource) Next() ([]string, error) {
 		return nil, s.err
 	}
 	if s.tables == nil {
-		for _, src := range s.rest {
-			t, err := readAll(src)
-			if err != nil {
-				s.err = err
-				return nil, err
-			}
-			if len(t) == 0 {
-				s.err = io.EOF
-				return nil, io.EOF
-			}
-			s.tables = append(s.tables, t)
+		if s.tables, s.err = readTables(s.rest); s.err != nil {
+			return nil, s.err
 		}
 		s.idx = make([]int, len(s.tables))
 	}
@@ -193,17 +184,10 @@ func (s *linkSource) Next() ([]string, error) {
 		return nil, s.err
 	}
 	if s.tables == nil {
-		for _, src := range s.srcs {
-			t, err := readAll(src)
-			if err != nil {
-				s.err = err
-				return nil, err
-			}
-			if len(t) == 0 {
-				s.err = io.EOF
-				return nil, io.EOF
-			}
-			s.tables = append(s.tables, t)
+		if s.tables, s.err = readTables(s.srcs); s.err != nil {
+			return nil, s.err
+		}
+		for _, t := range s.tables {
 			s.n = max(s.n, len(t))
 		}
 	}
@@ -217,6 +201,23 @@ func (s *linkSource) Next() ([]string, error) {
 	}
 	s.i++
 	return rec, nil
+}
+
+// readTables reads every input of each source; io.EOF if one of them
+// has none (then no job has an input of each).
+func readTables(srcs []Source) ([][][]string, error) {
+	var tables [][][]string
+	for _, src := range srcs {
+		t, err := readAll(src)
+		if err != nil {
+			return nil, err
+		}
+		if len(t) == 0 {
+			return nil, io.EOF
+		}
+		tables = append(tables, t)
+	}
+	return tables, nil
 }
 
 // readAll reads every input of src.
