@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"syscall"
@@ -76,7 +77,7 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 		r.fail(err)
 	}
 	if r.tally.count(j, &r.spec.Halt, r.total()) {
-		r.halt()
+		r.halt(j)
 	}
 	r.finish(j)
 }
@@ -167,7 +168,10 @@ func (r *batchRun) attempt(j *job) {
 			if j.exit == 0 {
 				j.exit = -1
 			}
-			r.log.Warn("job timed out: its process group was killed", "job", j.seq, "timeout", r.spec.Timeout)
+			r.out.mu.Lock()
+			fmt.Fprintf(r.spec.Stderr, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: %s\n", r.cmd.line(j.argv))
+			r.out.mu.Unlock()
+			r.log.Debug("job timed out: its process group was killed", "job", j.seq, "timeout", r.spec.Timeout)
 		} else if j.sig != 0 && r.procs.ctx.Err() != nil {
 			j.stopped = true
 		}

@@ -350,18 +350,24 @@ func (t *tally) failedNow() int {
 	return t.failed
 }
 
-// halt applies --halt once it is reached.
-func (r *batchRun) halt() {
-	t := &r.tally
-	t.mu.Lock()
-	done, failed := t.done, t.failed
-	t.mu.Unlock()
+// halt applies Halt once j's end has reached it, saying on Stderr which
+// job it was, in GNU parallel's words.
+func (r *batchRun) halt(j *job) {
+	what := "failed"
+	switch r.spec.Halt.On {
+	case HaltOnSuccess:
+		what = "succeeded"
+	case HaltOnDone:
+		what = "finished"
+	}
+	r.out.mu.Lock()
+	fmt.Fprintf(r.spec.Stderr, "poolrun: This job %s:\n%s\n", what, r.cmd.line(j.argv))
+	r.out.mu.Unlock()
+	r.stopDispatch()
 	if r.spec.Halt.When == HaltNow {
-		r.log.Warn("--halt: killing the running jobs and starting no more", "done", done, "failed", failed)
-		r.stopDispatch()
+		r.log.Debug("halt: stopping the running jobs, starting no more")
 		go r.procs.stopAll()
 		return
 	}
-	r.log.Warn("--halt: starting no more jobs, waiting for the running ones", "done", done, "failed", failed)
-	r.stopDispatch()
+	r.log.Debug("halt: starting no more jobs, waiting for the running ones")
 }

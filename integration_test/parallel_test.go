@@ -170,3 +170,22 @@ func TestJoblogAppend(t *testing.T) {
 		t.Error("a file named +jobs.tsv was written")
 	}
 }
+
+// What --halt and --timeout say on stderr is GNU parallel's (20221122),
+// with poolrun's name: plain lines for the person at the terminal.
+func TestParallelMessages(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	for _, c := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"-j1", "--halt", "now,fail=1", "exit {}", ":::", "0", "3", "4"}, "poolrun: This job failed:\nexit 3\n"},
+		{[]string{"-j1", "--halt", "now,success=1", "exit {}", ":::", "2", "0"}, "poolrun: This job succeeded:\nexit 0\n"},
+		{[]string{"--timeout", "0.3", "sleep", ":::", "30"}, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: sleep 30\n"},
+	} {
+		if r := poolrun(t, runOpts{}, c.args...); r.stderr != c.stderr {
+			t.Errorf("poolrun %q: stderr %q, want %q", c.args, r.stderr, c.stderr)
+		}
+	}
+}
