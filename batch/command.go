@@ -28,7 +28,7 @@ func parseCommand(words []string) (*command, error) {
 		c.shell, c.raw = true, true
 		return c, nil
 	}
-	if len(words) == 1 && needsShell(words[0]) {
+	if len(words) == 1 && (needsShell(words[0]) || IsShellBuiltin(words[0])) {
 		c.shell = true
 	}
 	anyRepl := false
@@ -129,4 +129,18 @@ func (c *command) line(argv []string) string {
 		b = appendShellQuote(b, a)
 	}
 	return string(b)
+}
+
+// IsShellBuiltin reports whether name is a command the shell runs itself
+// (pwd, cd, exit, export, ...): run directly, a program of that name (if
+// any) would not do the same (/bin/pwd complains of arguments the builtin
+// ignores), so a command that starts with one runs under the shell.
+func IsShellBuiltin(name string) bool {
+	switch name {
+	case ".", ":", "alias", "bg", "break", "cd", "command", "continue", "eval", "exec", "exit", "export",
+		"fg", "getopts", "hash", "jobs", "local", "pwd", "read", "readonly", "return", "set", "shift",
+		"source", "times", "trap", "type", "ulimit", "umask", "unalias", "unset", "wait":
+		return true
+	}
+	return false
 }

@@ -401,3 +401,32 @@ func TestRunAsManyAsPossible(t *testing.T) {
 		t.Errorf("err %v summary %+v stderr %q", r.err, r.sum, r.stderr)
 	}
 }
+
+// Verbose says each command on stderr as it starts; Dir is the jobs'
+// directory; Delay spaces the starts (the joblog's start times).
+func TestRunVerboseDirDelay(t *testing.T) {
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	r := runSpec(t, context.Background(), Spec{Command: []string{"pwd"}, Inputs: Args("a", "b"), Jobs: 1, Verbose: true, Dir: dir})
+	if r.err != nil || r.stdout != dir+"\n"+dir+"\n" || r.stderr != "pwd a\npwd b\n" {
+		t.Errorf("err %v stdout %q stderr %q", r.err, r.stdout, r.stderr)
+	}
+	log := filepath.Join(dir, "jobs.tsv")
+	r = runSpec(t, context.Background(), Spec{Command: []string{"true"}, Inputs: Args("x", "y", "z"), Jobs: 3, Delay: 200 * time.Millisecond, Joblog: log})
+	b, _ := os.ReadFile(log)
+	var starts []float64
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		f, _ := strconv.ParseFloat(strings.Split(l, "\t")[2], 64)
+		starts = append(starts, f)
+	}
+	sort.Float64s(starts)
+	if r.err != nil || len(starts) != 3 {
+		t.Fatalf("err %v joblog %q", r.err, b)
+	}
+	for i := 1; i < 3; i++ {
+		// The joblog has milliseconds: a gap of 200 ms may read 0.199.
+		if gap := starts[i] - starts[i-1]; gap < 0.199 {
+			t.Errorf("starts %.3fs apart, want at least the delay of 0.2s", gap)
+		}
+	}
+}

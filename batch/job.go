@@ -101,6 +101,7 @@ func (r *batchRun) attempt(j *job) {
 	c.Env = r.jobEnv(j)
 	c.Stdin = r.devNull
 	c.WaitDelay = r.spec.WaitDelay
+	c.Dir = r.spec.Dir
 	var err error
 	var lw [2]*lineWriter
 	switch r.spec.Output {
@@ -112,6 +113,12 @@ func (r *batchRun) attempt(j *job) {
 	default:
 		err = j.capture()
 		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
+	}
+	r.pace()
+	if r.spec.Verbose {
+		r.out.mu.Lock()
+		fmt.Fprintln(r.spec.Stderr, r.cmd.line(j.argv))
+		r.out.mu.Unlock()
 	}
 	j.start = time.Now()
 	started := false
@@ -272,4 +279,26 @@ func (p *procs) stopAll() {
 		}()
 	}
 	wg.Wait()
+}
+
+// pace waits until the next job may start (Spec.Delay), and books the
+// start after it.
+func (r *batchRun) pace() {
+	if r.spec.Delay <= 0 {
+		return
+	}
+	r.paceMu.Lock()
+	now := time.Now()
+	at := r.nextStart
+	if at.Before(now) {
+		at = now
+	}
+	r.nextStart = at.Add(r.spec.Delay)
+	r.paceMu.Unlock()
+	if d := time.Until(at); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.procs.ctx.Done():
+		}
+	}
 }

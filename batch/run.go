@@ -61,6 +61,9 @@ type batchRun struct {
 
 	shareWarn sync.Once
 
+	paceMu    sync.Mutex // Delay: when the next job may start
+	nextStart time.Time
+
 	dispatchCtx  context.Context // done: start no more jobs
 	stopDispatch context.CancelFunc
 
@@ -153,6 +156,8 @@ func (s *Spec) check() error {
 		return specErr("Jobs", "%d jobs at once: want at least 1 (or 0 for the default)", s.Jobs)
 	case s.Retries < 0:
 		return specErr("Retries", "%d attempts: want at least 1", s.Retries)
+	case s.Delay < 0:
+		return specErr("Delay", "a negative delay (%v)", s.Delay)
 	case s.Timeout < 0:
 		return specErr("Timeout", "a negative timeout (%v)", s.Timeout)
 	case s.Resume != ResumeNone && s.Joblog == "":

@@ -66,6 +66,12 @@ type Spec struct {
 	DryRun bool
 	// Progress draws a progress bar on Stderr.
 	Progress bool
+	// Verbose prints each job's command line on Stderr as it starts.
+	Verbose bool
+	// Dir is the jobs' working directory. "": this process's.
+	Dir string
+	// Delay spaces the jobs' starts at least this far apart.
+	Delay time.Duration
 
 	// Stdin is read for inputs when Inputs is nil. Jobs get /dev/null.
 	Stdin io.Reader

@@ -56,6 +56,12 @@ var parallelCases = []struct {
 	{`-k FOO=bar sh -c 'echo $FOO' ::: 1`, "\n"},
 	{`-k echo {} '>' /dev/null ::: a`, ""},
 	{`-k --tag printf 'a\nb\n' ::: x`, "x\tanbn"},
+	// Shell builtins run in the shell, as parallel runs everything there.
+	{`--workdir sub pwd ::: a`, "SUB\n"},
+	{`-k cd sub \&\& pwd ::: a`, "SUB\n"},
+	{`--dryrun echo ::: a`, "echo a\n"},
+	{`-k --delay 0.05 echo ::: a b`, "a\nb\n"},
+	{`--env FOO echo ::: a`, "a\n"},
 }
 
 func TestParallelInputModel(t *testing.T) {
@@ -65,6 +71,7 @@ func TestParallelInputModel(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "f1"), []byte("f1a\nf1b\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "f2"), []byte("f2a\nf2b\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "cs"), []byte("x,y\nz,w\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
 	gnu, _ := exec.LookPath("parallel")
 	for _, c := range parallelCases {
 		cmd := exec.Command("sh", "-c", `exec "$0" `+c.args, bin)
@@ -74,16 +81,17 @@ func TestParallelInputModel(t *testing.T) {
 			t.Errorf("poolrun %s: %v", c.args, err)
 			continue
 		}
-		if string(out) != c.want {
-			t.Errorf("poolrun %s:\n%q\nwant (GNU parallel's)\n%q", c.args, out, c.want)
+		want := strings.ReplaceAll(c.want, "SUB", filepath.Join(dir, "sub"))
+		if string(out) != want {
+			t.Errorf("poolrun %s:\n%q\nwant (GNU parallel's)\n%q", c.args, out, want)
 		}
 		if gnu == "" {
 			continue
 		}
 		live := exec.Command("sh", "-c", `exec "$0" --will-cite `+c.args, gnu)
 		live.Dir = dir
-		if got, err := live.Output(); err == nil && string(got) != c.want {
-			t.Errorf("GNU parallel %s now prints %q, recorded %q", c.args, got, c.want)
+		if got, err := live.Output(); err == nil && string(got) != want {
+			t.Errorf("GNU parallel %s now prints %q, recorded %q", c.args, got, want)
 		}
 	}
 }
@@ -182,6 +190,7 @@ func TestParallelMessages(t *testing.T) {
 	}{
 		{[]string{"-j1", "--halt", "now,fail=1", "exit {}", ":::", "0", "3", "4"}, "poolrun: This job failed:\nexit 3\n"},
 		{[]string{"-j1", "--halt", "now,success=1", "exit {}", ":::", "2", "0"}, "poolrun: This job succeeded:\nexit 0\n"},
+		{[]string{"-t", "echo", ":::", "a"}, "echo a\n"},
 		{[]string{"--timeout", "0.3", "sleep", ":::", "30"}, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: sleep 30\n"},
 	} {
 		if r := poolrun(t, runOpts{}, c.args...); r.stderr != c.stderr {

@@ -28,6 +28,9 @@ type options struct {
 	delim    byte // input separator: '\n', 0 with -0, or -d
 	command  []string
 	quote    bool // -q: the command's words as they are, not joined into shell code
+	verbose  bool
+	workdir  string
+	delay    time.Duration
 
 	keepOrder  bool
 	lineBuffer bool
@@ -161,7 +164,21 @@ var flagSpecs = []flagSpec{
 	}},
 	{[]string{"--resume"}, "", func(o *options, _ string) error { o.resume = true; return nil }},
 	{[]string{"--resume-failed"}, "", func(o *options, _ string) error { o.resumeFailed = true; return nil }},
-	{[]string{"--dry-run"}, "", func(o *options, _ string) error { o.dryRun = true; return nil }},
+	{[]string{"-t", "--verbose"}, "", func(o *options, _ string) error { o.verbose = true; return nil }},
+	{[]string{"--workdir", "--wd"}, "DIR", func(o *options, v string) error {
+		if v == "" {
+			return usagef("--workdir: empty directory name")
+		}
+		o.workdir = v
+		return nil
+	}},
+	{[]string{"--delay"}, "DUR", func(o *options, v string) error {
+		d, err := parseDuration("--delay", v)
+		o.delay = d
+		return err
+	}},
+	{[]string{"--env"}, "VAR", func(o *options, v string) error { return nil }},
+	{[]string{"--dry-run", "--dryrun"}, "", func(o *options, _ string) error { o.dryRun = true; return nil }},
 	{[]string{"--bar"}, "", func(o *options, _ string) error { o.bar = true; return nil }},
 	{[]string{"-h", "--help"}, "", func(o *options, _ string) error { o.help = true; return nil }},
 	{[]string{"--version"}, "", func(o *options, _ string) error { o.version = true; return nil }},

@@ -103,8 +103,12 @@ Records:
   --resume-failed       with --joblog: rerun the jobs the log lists as failed,
                         skip its successes, run the rest:
                         poolrun --joblog jobs.tsv --resume-failed ./step.sh :::: todo
-  --dry-run             print each job's command instead of running it:
+  --dry-run, --dryrun   print each job's command instead of running it:
                         poolrun --dry-run 'mv {} {.}.bak' ::: *.txt
+  -t, --verbose         print each job's command on stderr as it starts
+  --workdir, --wd DIR   run the jobs in DIR:  poolrun --wd /srv/data ./ingest.sh ::: a b
+  --delay DUR           start jobs at least DUR apart:  poolrun --delay 0.5 curl -O :::: urls
+  --env VAR             accepted, as GNU parallel's (local jobs get the whole environment)
   --bar                 progress bar with ETA on stderr (when it is a terminal):
                         poolrun --bar -a files.txt xz -9
 

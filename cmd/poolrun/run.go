@@ -36,6 +36,9 @@ func runBatch(o *options, log hclog.Logger) int {
 		Halt:      o.halt,
 		Joblog:    o.joblog,
 		DryRun:    o.dryRun,
+		Verbose:   o.verbose,
+		Dir:       o.workdir,
+		Delay:     o.delay,
 		Progress:  o.bar && isTerminal(os.Stderr),
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
@@ -162,9 +165,9 @@ func commandWords(words []string, quote bool) []string {
 		return words
 	}
 	line := strings.Join(words, " ")
-	// Shell code: an operator, quoting, expansion, a glob, a comment, or
-	// an assignment before the command (FOO=1 cmd).
-	if strings.ContainsAny(line, ";&|<>()$`\\\"'*?[]#~!\n") || strings.Contains(words[0], "=") {
+	// Shell code: an operator, quoting, expansion, a glob, a comment, an
+	// assignment before the command (FOO=1 cmd), or a shell builtin.
+	if strings.ContainsAny(line, ";&|<>()$`\\\"'*?[]#~!\n") || strings.Contains(words[0], "=") || batch.IsShellBuiltin(words[0]) {
 		return []string{line}
 	}
 	return strings.Fields(line)
