@@ -179,7 +179,7 @@ var flagSpecs = []flagSpec{
 	}},
 	{[]string{"--env"}, "VAR", func(o *options, v string) error { return nil }},
 	{[]string{"--dry-run", "--dryrun"}, "", func(o *options, _ string) error { o.dryRun = true; return nil }},
-	{[]string{"--bar"}, "", func(o *options, _ string) error { o.bar = true; return nil }},
+	{[]string{"--bar", "--progress", "--eta"}, "", func(o *options, _ string) error { o.bar = true; return nil }},
 	{[]string{"-h", "--help"}, "", func(o *options, _ string) error { o.help = true; return nil }},
 	{[]string{"--version"}, "", func(o *options, _ string) error { o.version = true; return nil }},
 }

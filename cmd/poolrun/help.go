@@ -109,7 +109,8 @@ Records:
   --workdir, --wd DIR   run the jobs in DIR:  poolrun --wd /srv/data ./ingest.sh ::: a b
   --delay DUR           start jobs at least DUR apart:  poolrun --delay 0.5 curl -O :::: urls
   --env VAR             accepted, as GNU parallel's (local jobs get the whole environment)
-  --bar                 progress bar with ETA on stderr (when it is a terminal):
+  --bar, --progress, --eta
+                        progress bar with ETA on stderr (when it is a terminal):
                         poolrun --bar -a files.txt xz -9
 
   --will-cite           accepted and ignored, as scripts written for GNU parallel pass it
