@@ -99,7 +99,7 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if r.rec, err = newRecorder(spec); err != nil {
 		return nil, err
 	}
-	limit := spec.Jobs
+	limit, maxHeld := spec.Jobs, defaultMaxHeld
 	if limit == AsManyAsPossible {
 		limit = maxJobs // fitFiles makes it fewer, without a word, if need be
 	}
@@ -119,20 +119,17 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 			limit = c.Size()
 		}
 		r.sched = newScheduler(c, limit, r.shareFailed)
-	} else {
-		if limit == 0 {
-			limit = runtime.NumCPU()
-		}
-		r.sched = dryScheduler(limit)
-	}
-	maxHeld := defaultMaxHeld
-	if !spec.DryRun {
 		if maxHeld, err = r.fitFiles(); err != nil {
 			return nil, err
 		}
 		if r.devNull, err = os.Open(os.DevNull); err != nil {
 			return nil, err
 		}
+	} else {
+		if limit == 0 {
+			limit = runtime.NumCPU()
+		}
+		r.sched = dryScheduler(limit)
 	}
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)

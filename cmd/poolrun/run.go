@@ -222,7 +222,11 @@ func message(err error) string {
 func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 	var files []*os.File
 	var groups [][]batch.Source // sources paired up (:::+), multiplied with each other
-	for _, spec := range o.sources {
+	sources := o.sources
+	if len(sources) == 0 {
+		sources = []sourceSpec{{file: "-"}}
+	}
+	for _, spec := range sources {
 		var src batch.Source
 		switch {
 		case spec.isArgs:
@@ -246,13 +250,6 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 		} else {
 			groups = append(groups, []batch.Source{src})
 		}
-	}
-	if len(groups) == 0 {
-		var src batch.Source = batch.Lines(stdin.Name(), stdin, o.delim)
-		if o.colsep != nil {
-			src = batch.Columns(src, o.colsep)
-		}
-		return batch.Group(src, o.maxArgs), nil, nil
 	}
 	var srcs []batch.Source
 	for _, g := range groups {
