@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"sync"
 	"syscall"
@@ -116,9 +115,7 @@ func (r *batchRun) attempt(j *job) {
 	}
 	r.pace()
 	if r.spec.Verbose {
-		r.out.mu.Lock()
-		fmt.Fprintln(r.spec.Stderr, r.cmd.line(j.argv))
-		r.out.mu.Unlock()
+		r.out.say("%s\n", r.cmd.line(j.argv))
 	}
 	j.start = time.Now()
 	started := false
@@ -175,9 +172,7 @@ func (r *batchRun) attempt(j *job) {
 			if j.exit == 0 {
 				j.exit = -1
 			}
-			r.out.mu.Lock()
-			fmt.Fprintf(r.spec.Stderr, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: %s\n", r.cmd.line(j.argv))
-			r.out.mu.Unlock()
+			r.out.say("poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: %s\n", r.cmd.line(j.argv))
 			r.log.Debug("job timed out: its process group was killed", "job", j.seq, "timeout", r.spec.Timeout)
 		} else if j.sig != 0 && r.procs.ctx.Err() != nil {
 			j.stopped = true

@@ -185,6 +185,14 @@ func (p *printer) tag(j *job) []byte {
 	return []byte(j.input + "\t") // GNU parallel's: the arguments, space-separated, and a TAB
 }
 
+// say prints a message on Stderr, under mu: never inside another job's
+// output.
+func (p *printer) say(format string, args ...any) {
+	p.mu.Lock()
+	fmt.Fprintf(p.r.spec.Stderr, format, args...)
+	p.mu.Unlock()
+}
+
 // jobError prints why a job could not start, in its stderr.
 func (p *printer) jobError(j *job, err error) {
 	msg := fmt.Sprintf("poolrun: job %d: %v\n", j.seq, err)

@@ -16,9 +16,7 @@ func (r *batchRun) progress(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			r.drawBar()
-			r.out.mu.Lock()
-			fmt.Fprint(r.spec.Stderr, "\n")
-			r.out.mu.Unlock()
+			r.out.say("\n")
 			return
 		case <-t.C:
 		}
@@ -53,7 +51,5 @@ func (r *batchRun) drawBar() {
 	} else {
 		line = fmt.Sprintf("%d done, %d failed, %d running, reading inputs... %s", done, failed, running, elapsed.Round(time.Second))
 	}
-	r.out.mu.Lock()
-	fmt.Fprintf(r.spec.Stderr, "\r\033[K%s", line)
-	r.out.mu.Unlock()
+	r.out.say("\r\033[K%s", line)
 }

@@ -141,7 +141,13 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 // started in them share the cap.
 func (r *batchRun) shareFailed(slot int, err error) {
 	r.shareWarn.Do(func() {
-		fmt.Fprintf(r.spec.Stderr, "poolrun: warning: %s: the jobs of slot %d (and of any other slot this hits) run, but poolruns started inside them do not share the cap\n", strings.TrimPrefix(err.Error(), "slots: "), slot)
+		const format = "poolrun: warning: %s: the jobs of slot %d (and of any other slot this hits) run, but poolruns started inside them do not share the cap\n"
+		msg := strings.TrimPrefix(err.Error(), "slots: ")
+		if r.out == nil { // slot 1's, made before the printer (and any job)
+			fmt.Fprintf(r.spec.Stderr, format, msg, slot)
+			return
+		}
+		r.out.say(format, msg, slot) // a worker's: jobs may be printing
 	})
 	r.log.Debug("a slot without its share of the cap", "slot", slot, "error", err)
 }
@@ -362,9 +368,7 @@ func (r *batchRun) halt(j *job) {
 	case HaltOnDone:
 		what = "finished"
 	}
-	r.out.mu.Lock()
-	fmt.Fprintf(r.spec.Stderr, "poolrun: This job %s:\n%s\n", what, r.cmd.line(j.argv))
-	r.out.mu.Unlock()
+	r.out.say("poolrun: This job %s:\n%s\n", what, r.cmd.line(j.argv))
 	r.stopDispatch()
 	if r.spec.Halt.When == HaltNow {
 		r.log.Debug("halt: stopping the running jobs, starting no more")
