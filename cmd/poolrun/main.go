@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/poolrun/poolrun/spawn"
@@ -14,6 +15,12 @@ const version = "poolrun 0.1.0"
 
 func main() {
 	spawn.Dispatch() // the tracker, when this binary is re-exec'd as it
+	switch filepath.Base(os.Args[0]) {
+	case "sem":
+		os.Exit(gnuSemMain(os.Args[1:]))
+	case "xargs":
+		os.Exit(xargsMain(os.Args[1:]))
+	}
 	os.Exit(poolrun(os.Args[1:]))
 }
 
@@ -21,6 +28,9 @@ func main() {
 func poolrun(args []string) int {
 	if len(args) > 0 && args[0] == "sem" {
 		return semMain(args[1:], newLogger())
+	}
+	if wantsSemaphore(args) {
+		return gnuSemMain(args)
 	}
 	o, err := parseArgs(args)
 	if err != nil {
