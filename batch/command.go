@@ -2,7 +2,9 @@ package batch
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -15,20 +17,36 @@ type command struct {
 	appendIn bool       // no replacement string anywhere: the input is appended
 	path     string     // direct with a literal argv[0]: its resolved path
 	lits     []string   // literal values of args (for the ones that have no replacement)
+
+	shellPath string // the shell that runs shell commands
+	shellName string // its argv[0]
 }
 
-const shellPath = "/bin/sh"
+// defaultShell runs shell commands when Spec.Shell is not set.
+const defaultShell = "/bin/sh"
 
-// parseCommand builds the command from the words after the flags. No words:
-// each input is a shell command. One word with shell syntax ("gzip {} &&
-// rm {}"): a shell script. Anything else: argv, run without a shell.
-func parseCommand(words []string) (*command, error) {
-	c := &command{}
+// parseCommand builds the command from the words after the flags, for
+// /bin/sh and this process's environment.
+func parseCommand(words []string) (*command, error) { return parseCommandFor(words, "", nil) }
+
+// parseCommandFor builds the command from the words after the flags. No
+// words: each input is a shell command. One word with shell syntax
+// ("gzip {} && rm {}"), or a first word that is a shell builtin or a
+// function exported in env (nil: this process's): a shell script run by
+// shell ("": /bin/sh). Anything else: argv, run without a shell.
+func parseCommandFor(words []string, shell string, env []string) (*command, error) {
+	if shell == "" {
+		shell = defaultShell
+	}
+	c := &command{shellPath: shell, shellName: filepath.Base(shell)}
 	if len(words) == 0 {
 		c.shell, c.raw = true, true
 		return c, nil
 	}
 	if len(words) == 1 && (needsShell(words[0]) || IsShellBuiltin(words[0])) {
+		c.shell = true
+	}
+	if first := strings.Fields(words[0]); len(words) == 1 && len(first) > 0 && IsExportedFunction(first[0], env) {
 		c.shell = true
 	}
 	anyRepl := false
@@ -68,7 +86,7 @@ func parseCommand(words []string) (*command, error) {
 // buf is scratch space reused between calls.
 func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 	if c.raw {
-		return shellPath, []string{"sh", "-c", strings.Join(v.args, " ")}
+		return c.shellPath, []string{c.shellName, "-c", strings.Join(v.args, " ")}
 	}
 	if c.shell {
 		b := c.args[0].render((*buf)[:0], v, true)
@@ -79,7 +97,7 @@ func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 			}
 		}
 		*buf = b
-		return shellPath, []string{"sh", "-c", string(b)}
+		return c.shellPath, []string{c.shellName, "-c", string(b)}
 	}
 	n := len(c.args)
 	if c.appendIn {
@@ -141,6 +159,24 @@ func IsShellBuiltin(name string) bool {
 		"fg", "getopts", "hash", "jobs", "local", "pwd", "read", "readonly", "return", "set", "shift",
 		"source", "times", "trap", "type", "ulimit", "umask", "unalias", "unset", "wait":
 		return true
+	}
+	return false
+}
+
+// IsExportedFunction reports whether name is a shell function exported
+// in env (nil: this process's environment) by bash's export -f, which
+// bash passes as BASH_FUNC_name%%=() { ...; }. Such a command runs under
+// the shell, as GNU parallel runs every command, for bash to find it.
+func IsExportedFunction(name string, env []string) bool {
+	if env == nil {
+		env = os.Environ()
+	}
+	for _, prefix := range []string{"BASH_FUNC_" + name + "%%=", "BASH_FUNC_" + name + "()="} {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, prefix) {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -273,16 +273,21 @@ func TestRunResultsAndDryRun(t *testing.T) {
 	leakcheck.Check(t)
 	dir := t.TempDir()
 	res := filepath.Join(dir, "res")
-	r := runSpec(t, context.Background(), Spec{Command: []string{"sh", "-c", `echo out $1; echo err $1 >&2`, "sh"}, Inputs: Args("a b", "c"), Results: res})
+	r := runSpec(t, context.Background(), Spec{Command: []string{"sh", "-c", `echo out $1; echo err $1 >&2`, "sh"}, Inputs: Args("a b", "c/d"), Results: res})
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	for seq, in := range map[string]string{"1": "a b", "2": "c"} {
-		out, _ := os.ReadFile(filepath.Join(res, seq, "stdout"))
-		errb, _ := os.ReadFile(filepath.Join(res, seq, "stderr"))
-		cmd, _ := os.ReadFile(filepath.Join(res, seq, "cmd"))
-		if string(out) != "out "+in+"\n" || string(errb) != "err "+in+"\n" || !strings.Contains(string(cmd), "echo out") {
-			t.Errorf("results of job %s: stdout %q stderr %q cmd %q", seq, out, errb, cmd)
+	if r.stdout != "" || r.stderr != "" {
+		t.Errorf("with Results, printed stdout %q stderr %q: want nothing, as GNU parallel", r.stdout, r.stderr)
+	}
+	// GNU parallel's layout: RES/1/VALUE/{seq,stdout,stderr}, / in a value as \_.
+	for seq, in := range map[string]string{"1": "a b", "2": "c/d"} {
+		d := filepath.Join(res, "1", strings.ReplaceAll(in, "/", `\_`))
+		out, _ := os.ReadFile(filepath.Join(d, "stdout"))
+		errb, _ := os.ReadFile(filepath.Join(d, "stderr"))
+		sq, _ := os.ReadFile(filepath.Join(d, "seq"))
+		if string(out) != "out "+in+"\n" || string(errb) != "err "+in+"\n" || string(sq) != seq {
+			t.Errorf("results of job %s in %s: stdout %q stderr %q seq %q", seq, d, out, errb, sq)
 		}
 	}
 	r = runSpec(t, context.Background(), Spec{Command: []string{"gzip {} && mv {}.gz archive/"}, Inputs: Args("a b.log"), DryRun: true})
@@ -331,15 +336,16 @@ func TestRunWriteErrors(t *testing.T) {
 		t.Errorf("joblog: err %v summary %+v: want a WriteError naming /dev/full and the batch stopped early", r.err, r.sum)
 	}
 	res := t.TempDir()
-	if err := os.Mkdir(filepath.Join(res, "2"), 0o755); err != nil {
+	full := filepath.Join(res, "1", numbers(50)[1])
+	if err := os.MkdirAll(full, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/dev/full", filepath.Join(res, "2", "stdout")); err != nil {
+	if err := os.Symlink("/dev/full", filepath.Join(full, "stdout")); err != nil {
 		t.Fatal(err)
 	}
 	r = runSpec(t, context.Background(), Spec{Command: []string{"echo"}, Inputs: Args(numbers(50)...), Jobs: 1, Results: res})
-	if !errors.As(r.err, &we) || we.Path != filepath.Join(res, "2", "stdout") || r.sum.Started >= 50 {
-		t.Errorf("results: err %v summary %+v: want a WriteError naming %s/2/stdout", r.err, r.sum, res)
+	if !errors.As(r.err, &we) || we.Path != filepath.Join(full, "stdout") || r.sum.Started >= 50 {
+		t.Errorf("results: err %v summary %+v: want a WriteError naming %s/stdout", r.err, r.sum, full)
 	}
 }
 

@@ -28,6 +28,7 @@ type job struct {
 	timedOut bool
 	stdout   output
 	stderr   output
+	file     string // Files: where its stdout was saved
 
 	skip bool // resumed: not run; or never started because the batch is stopping
 	dry  bool // dry run: printed, not run
@@ -72,8 +73,11 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 		j.stdout.discard()
 		j.stderr.discard()
 	}
-	if err := r.rec.save(j, r.cmd); err != nil {
+	if err := r.rec.save(j); err != nil {
 		r.fail(err)
+	}
+	if r.spec.Files {
+		r.saveFile(j)
 	}
 	if r.tally.count(j, &r.spec.Halt, r.total()) {
 		r.halt(j)
@@ -113,6 +117,7 @@ func (r *batchRun) attempt(j *job) {
 		err = j.capture()
 		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
 	}
+	r.waitReady()
 	r.pace()
 	if r.spec.Verbose {
 		r.out.say("%s\n", r.cmd.line(j.argv))
@@ -122,6 +127,7 @@ func (r *batchRun) attempt(j *job) {
 	if err == nil {
 		started, err = r.procs.start(j.slot, c)
 	}
+	r.paced(j.start)
 	// The Timeout timer stops the job unless Wait has returned; it fired
 	// only if it did so (fired is read after Wait, under tmu).
 	var (
@@ -276,24 +282,46 @@ func (p *procs) stopAll() {
 	wg.Wait()
 }
 
-// pace waits until the next job may start (Spec.Delay), and books the
-// start after it.
+// pace waits until the next job may start (Spec.Delay). The caller
+// starts its job and then calls paced with the start time: the next
+// start is booked from the actual one, so that starts are at least Delay
+// apart however long a start takes. Starts are one at a time meanwhile.
 func (r *batchRun) pace() {
 	if r.spec.Delay <= 0 {
 		return
 	}
 	r.paceMu.Lock()
-	now := time.Now()
-	at := r.nextStart
-	if at.Before(now) {
-		at = now
-	}
-	r.nextStart = at.Add(r.spec.Delay)
-	r.paceMu.Unlock()
-	if d := time.Until(at); d > 0 {
+	if d := time.Until(r.nextStart); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-r.procs.ctx.Done():
+		}
+	}
+}
+
+// paced books the next start Delay after this one, at.
+func (r *batchRun) paced(at time.Time) {
+	if r.spec.Delay <= 0 {
+		return
+	}
+	r.nextStart = at.Add(r.spec.Delay)
+	r.paceMu.Unlock()
+}
+
+// readyPoll is how often Spec.Ready is asked again while it says no.
+const readyPoll = time.Second
+
+// waitReady waits until Spec.Ready says a job may start (GNU parallel's
+// --load, --memfree), or the batch is stopping.
+func (r *batchRun) waitReady() {
+	if r.spec.Ready == nil {
+		return
+	}
+	for !r.spec.Ready() {
+		select {
+		case <-time.After(readyPoll):
+		case <-r.procs.ctx.Done():
+			return
 		}
 	}
 }

@@ -149,6 +149,36 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 		out.WriteByte('\n')
 		return
 	}
+	switch {
+	case r.rec.results != nil:
+		// GNU parallel prints nothing of a job whose output it saves.
+		if err := r.rec.record(j, r.cmd); err != nil {
+			r.fail(err)
+		}
+		if err := r.rec.log(j, r.cmd); err != nil {
+			r.fail(err)
+		}
+		j.stdout.discard()
+		j.stderr.discard()
+		return
+	case r.spec.Files:
+		if err := r.rec.log(j, r.cmd); err != nil {
+			r.fail(err)
+		}
+		j.stderr.discard()
+		j.stdout.discard()
+		if j.file == "" {
+			return // not saved: the batch is failing
+		}
+		var w io.Writer = out
+		if tag := p.tag(j); tag != nil {
+			w = &tagWriter{w: out, tag: tag}
+		}
+		if _, err := io.WriteString(w, j.file+"\n"); err != nil {
+			p.writeFailed(err)
+		}
+		return
+	}
 	var w io.Writer = out
 	tag := p.tag(j)
 	if tag != nil {
@@ -179,6 +209,9 @@ func (p *printer) flush(out *bufio.Writer) {
 }
 
 func (p *printer) tag(j *job) []byte {
+	if t := p.r.tagString; t != nil {
+		return append(t.render(nil, &jobVars{args: j.args, seq: j.seq, slot: j.slot}, false), '\t')
+	}
 	if !p.r.spec.Tag {
 		return nil
 	}

@@ -3,8 +3,6 @@ package batch
 import (
 	"errors"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 )
 
@@ -17,23 +15,23 @@ type recorder struct {
 	jl      *joblog
 	resume  resumeState // nil: not resuming
 	mode    ResumeMode
-	results string
+	results *results // nil: no Results
 
 	mu     sync.Mutex
 	failed bool // a write failed: later ones are not tried
 }
 
 func newRecorder(spec *Spec) (*recorder, error) {
-	rec := &recorder{mode: spec.Resume, results: spec.Results}
+	rec := &recorder{mode: spec.Resume}
 	var err error
 	if spec.Resume != ResumeNone {
 		if rec.resume, err = readJoblog(spec.Joblog); err != nil {
 			return nil, err
 		}
 	}
-	if spec.Results != "" && !spec.DryRun {
-		if err := os.MkdirAll(spec.Results, 0o755); err != nil {
-			return nil, specErr("Results", "results directory %s: %v", spec.Results, unwrapPath(err))
+	if spec.Results != "" {
+		if rec.results, err = newResults(spec); err != nil {
+			return nil, err
 		}
 	}
 	if spec.Joblog != "" && !spec.DryRun {
@@ -62,28 +60,20 @@ func (rec *recorder) log(j *job, cmd *command) error {
 	return rec.check(rec.jl.write(j.seq, j.start, j.dur, j.stdout.size+j.stderr.size, j.exit, j.sig, cmd.line(j.argv)))
 }
 
-// save writes the job's Results/SEQ/{cmd,stdout,stderr}. poolrun writes
-// them from the job's captured output, not the job itself: a write that
-// fails is then poolrun's to see and report, never a silently truncated
-// file.
-func (rec *recorder) save(j *job, cmd *command) error {
-	if rec.results == "" || rec.stopped() {
+// save writes the job's Results files (see results.save).
+func (rec *recorder) save(j *job) error {
+	if rec.results == nil || rec.stopped() {
 		return nil
 	}
-	dir := filepath.Join(rec.results, strconv.Itoa(j.seq))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return rec.check(&WriteError{Path: dir, Err: unwrapPath(err)})
+	return rec.check(rec.results.save(j))
+}
+
+// record writes the job's Results table record, if Results is a table.
+func (rec *recorder) record(j *job, cmd *command) error {
+	if rec.results == nil || rec.results.kind != resultsTable || rec.stopped() {
+		return nil
 	}
-	if err := writeFile(filepath.Join(dir, "cmd"), func(f *os.File) error {
-		_, err := f.WriteString(cmd.line(j.argv) + "\n")
-		return err
-	}); err != nil {
-		return rec.check(err)
-	}
-	if err := writeFile(filepath.Join(dir, "stdout"), func(f *os.File) error { return j.stdout.copyTo(f) }); err != nil {
-		return rec.check(err)
-	}
-	return rec.check(writeFile(filepath.Join(dir, "stderr"), func(f *os.File) error { return j.stderr.copyTo(f) }))
+	return rec.check(rec.results.record(j, cmd.line(j.argv)))
 }
 
 // writeFile creates path, fills it with fill and closes it; any failure
@@ -129,6 +119,9 @@ func (rec *recorder) check(err error) error {
 }
 
 func (rec *recorder) close() error {
+	if err := rec.results.close(); err != nil {
+		return rec.check(err)
+	}
 	if rec.jl == nil {
 		return nil
 	}

@@ -45,15 +45,17 @@ func Run(ctx context.Context, spec Spec) (Summary, error) {
 // printer (order, tag, the output streams) and the recorder (joblog,
 // results) — and the counts.
 type batchRun struct {
-	spec  *Spec
-	log   hclog.Logger
-	cmd   *command
-	sched *scheduler
-	procs *procs
-	out   *printer
-	rec   *recorder
-	tally tally
-	begin time.Time
+	spec *Spec
+	log  hclog.Logger
+	cmd  *command
+	// tagString is Spec.TagString parsed; nil: none.
+	tagString *template
+	sched     *scheduler
+	procs     *procs
+	out       *printer
+	rec       *recorder
+	tally     tally
+	begin     time.Time
 
 	closeCap slots.Cap // the cap Run made (Spec.Cap nil): closed at the end
 	devNull  *os.File  // the jobs' stdin
@@ -88,8 +90,15 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
-	if r.cmd, err = parseCommand(spec.Command); err != nil {
+	if r.cmd, err = parseCommandFor(spec.Command, spec.Shell, spec.Env); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
+	}
+	if spec.TagString != "" {
+		t, err := parseTemplate(spec.TagString)
+		if err != nil {
+			return nil, &SpecError{Field: "TagString", Err: err}
+		}
+		r.tagString = &t
 	}
 	defer func() {
 		if err != nil {
@@ -167,8 +176,10 @@ func (s *Spec) check() error {
 		return specErr("Resume", "resuming needs the joblog of the earlier run (Joblog)")
 	case s.KeepOrder && s.Output != Grouped:
 		return specErr("KeepOrder", "keeping the order needs grouped output: line-buffered output prints lines as they come, ungrouped output is the jobs' own")
-	case s.Tag && s.Output == Ungrouped:
+	case (s.Tag || s.TagString != "") && s.Output == Ungrouped:
 		return specErr("Tag", "tagging lines needs grouped or line-buffered output")
+	case s.Files && s.Results != "":
+		return specErr("Files", "the outputs go to files of their own (Files) or to Results, not both")
 	case s.Halt.When != HaltNever && s.Halt.Percent == 0 && s.Halt.Count < 1:
 		return specErr("Halt", "halt after %d jobs: want at least 1, or a percentage", s.Halt.Count)
 	case s.Halt.Percent < 0 || s.Halt.Percent > 100:

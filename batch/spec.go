@@ -19,6 +19,10 @@ type Spec struct {
 	// word with shell syntax runs under sh -c, each replacement quoted for
 	// where it sits. Empty: each input is a shell command.
 	Command []string
+	// Shell runs the commands that are shell code (a path; "": /bin/sh).
+	// GNU parallel runs them under the shell that started it, so that
+	// functions exported from bash (export -f) work.
+	Shell string
 	// Inputs yields one input per job. nil: the lines of Stdin.
 	Inputs Source
 
@@ -38,9 +42,30 @@ type Spec struct {
 	KeepOrder bool
 	// Tag prefixes each line of output with the input and a TAB.
 	Tag bool
-	// Results, if set, is a directory where each job's output is saved
-	// too, as Results/SEQ/{stdout,stderr,cmd}.
+	// TagString, if set, is the tag instead of the input (and implies
+	// Tag): a template with the replacement strings of Command, rendered
+	// unquoted, followed by a TAB (GNU parallel's --tagstring).
+	TagString string
+	// Results, if set, saves each job's output in files instead of
+	// printing it, in the layouts of GNU parallel's --results:
+	//   - DIR: DIR/NAME/VALUE/…/{seq,stdout,stderr}, a NAME/VALUE pair
+	//     for each argument of the job (see ArgNames);
+	//   - a path with replacement strings, rendered for each job: its
+	//     stdout in PATH, its stderr in PATH.err, its number in
+	//     PATH.seq; if PATH ends in '/', a directory of the three;
+	//   - NAME.csv, NAME.tsv, NAME.json: one table, a record per job
+	//     (-.csv, -.tsv, -.json: the table on Stdout).
 	Results string
+	// ArgNames names a job's arguments in Results: argument i is named
+	// ArgNames[i % len(ArgNames)] (a job of -n 2 over two sources has
+	// four). nil: by position, 1, 2, ….
+	ArgNames []string
+	// Files saves each job's stdout in a new file in TempDir and prints
+	// the file's name instead (GNU parallel's --files); the job's stderr
+	// is discarded. The files are left for the caller.
+	Files bool
+	// TempDir is where Files puts its files. "": os.TempDir().
+	TempDir string
 
 	// Timeout, if set, kills a job that runs longer: SIGTERM to its
 	// process group, then SIGKILL after WaitDelay. It counts as failed.
@@ -72,6 +97,10 @@ type Spec struct {
 	Dir string
 	// Delay spaces the jobs' starts at least this far apart.
 	Delay time.Duration
+	// Ready, if set, is asked before each job starts: while it returns
+	// false the job waits (holding its slot), asked again every second.
+	// GNU parallel's --load and --memfree are such tests.
+	Ready func() bool
 
 	// Stdin is read for inputs when Inputs is nil. Jobs get /dev/null.
 	Stdin io.Reader

@@ -37,6 +37,20 @@ type options struct {
 	ungroup    bool
 	tag        bool
 	results    string
+	tagString  string // --tagstring
+	files      bool   // --files
+	tmpdir     string // --tmpdir
+
+	header     int    // --header: lines of each source that are its header
+	headerSet  bool   // --header was given
+	trim       string // --trim: n, l, r, lr
+	argSep     string // --arg-sep: instead of :::
+	argFileSep string // --arg-file-sep: instead of ::::
+	shuf       bool   // --shuf
+	nice       int    // --nice
+	niceSet    bool
+	maxLoad    float64 // --load: no job starts above this load average
+	memFree    int64   // --memfree: no job starts with less memory available
 
 	timeout time.Duration
 	grace   time.Duration
@@ -257,7 +271,7 @@ func parseArgs(args []string) (*options, error) {
 		return nil, err
 	}
 	// The command, then input sources.
-	for len(rest) > 0 && !isSourceSep(rest[0]) {
+	for len(rest) > 0 && !o.isSourceSep(rest[0]) {
 		o.command = append(o.command, rest[0])
 		rest = rest[1:]
 	}
@@ -265,12 +279,12 @@ func parseArgs(args []string) (*options, error) {
 		sep := rest[0]
 		rest = rest[1:]
 		var vals []string
-		for len(rest) > 0 && !isSourceSep(rest[0]) {
+		for len(rest) > 0 && !o.isSourceSep(rest[0]) {
 			vals = append(vals, rest[0])
 			rest = rest[1:]
 		}
-		linked := strings.HasSuffix(sep, "+")
-		if strings.HasPrefix(sep, "::::") {
+		linked := sep != o.argSepOr() && sep != o.argFileSepOr()
+		if sep == o.argFileSepOr() || sep == o.argFileSepOr()+"+" {
 			if len(vals) == 0 {
 				return nil, usagef("%s needs at least one file", sep)
 			}
@@ -297,9 +311,25 @@ type sourceSpec struct {
 	linked bool // :::+ or ::::+: paired with the source before it, not multiplied
 }
 
-// isSourceSep reports whether a word starts an input source.
-func isSourceSep(w string) bool {
-	return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"
+// isSourceSep reports whether a word starts an input source: :::, ::::,
+// :::+, ::::+, or the same with --arg-sep and --arg-file-sep's strings.
+func (o *options) isSourceSep(w string) bool {
+	a, f := o.argSepOr(), o.argFileSepOr()
+	return w == a || w == a+"+" || w == f || w == f+"+"
+}
+
+func (o *options) argSepOr() string {
+	if o.argSep != "" {
+		return o.argSep
+	}
+	return ":::"
+}
+
+func (o *options) argFileSepOr() string {
+	if o.argFileSep != "" {
+		return o.argFileSep
+	}
+	return "::::"
 }
 
 // check rejects combinations that cannot work, before anything runs.

@@ -55,6 +55,14 @@ Inputs:
                         runs echo a b, then echo c; {1} {2} take them in turn
   -C, --colsep REGEXP   split each input into columns, {1} {2} ...:
                         poolrun --colsep , echo {2} :::: table.csv
+  --header :            the first line of each source names its columns,
+                        {NAME} takes one (--colsep defaults to TAB); a
+                        number is that many header lines:
+                        poolrun --header : --colsep , echo {city} :::: t.csv
+  --trim n|l|r|lr       trim blanks off each input (left, right, both)
+  --arg-sep, --argsep SEP  SEP instead of :::
+  --arg-file-sep, --argfilesep SEP  SEP instead of ::::
+  --shuf                read every input first, run the jobs in random order
   Inputs are read as they come: a long or endless stdin is fine (the
   sources after the first are read whole first).
 
@@ -80,8 +88,19 @@ Output (default: each job's stdout, then its stderr, printed whole when it ends)
                         SIGPIPE, and they count as failed, like xargs)
   --tag                 prefix each line with the input and a TAB:
                         poolrun --tag wc -l ::: *.txt
-  --results DIR         also save each job's output as DIR/SEQ/stdout, stderr
-                        and cmd:   poolrun --results out/ ./test.sh ::: 1 2
+  --tagstring STR       prefix each line with STR (replacement strings work)
+                        and a TAB:  poolrun --tagstring '{#}:{1}' ...
+  --results DIR         save each job's output instead of printing it, as
+                        GNU parallel does: DIR/1/VALUE/2/VALUE/{stdout,stderr,seq}
+                        (with --header, the names instead of 1 2); a name
+                        with replacement strings is the stdout file itself
+                        (out/{1}.txt, .err and .seq beside it; ending in /,
+                        a directory); NAME.csv, .tsv, .json: one table
+                        (-.csv on stdout):  poolrun --results out ./t.sh ::: a b
+  --files, --output-as-files, --outputasfiles
+                        save each job's stdout in a file of --tmpdir (default
+                        $TMPDIR or /tmp) and print the file's name instead
+  --tmpdir, --tempdir DIR  where --files puts its files
 
 Failures and time:
   --timeout DUR         kill a job (its whole process group: TERM, --grace,
@@ -110,8 +129,13 @@ Records:
   --delay DUR           start jobs at least DUR apart:  poolrun --delay 0.5 curl -O :::: urls
   --env VAR             accepted, as GNU parallel's (local jobs get the whole environment)
   --bar, --progress, --eta
-                        progress bar with ETA on stderr (when it is a terminal):
+                        progress bar with ETA on stderr:
                         poolrun --bar -a files.txt xz -9
+  --nice N              run the jobs at niceness N:  poolrun --nice 10 xz -9 ::: *
+  --load MAX            start a job only while the load average is at most
+                        MAX (N% of the CPUs too):  --load 80%
+  --memfree SIZE        start a job only while SIZE of memory is available
+                        (k M G suffixes):  --memfree 2G
 
   --will-cite           accepted and ignored, as scripts written for GNU parallel pass it
   -h, --help            this text:   poolrun --help | less
@@ -132,6 +156,12 @@ Semaphore sets (poolrun sem):
                               take a slot of the machine-wide cap NAME (created
                               with N slots if new), run command, give it back
                               (GNU sem --fg); exits with the command's status
+
+Not supported (refused with a message): remote hosts and what goes with
+them (-S, --sshlogin, --slf, --sshloginfile, --onall, --nonall, --transfer,
+--transferfile, --tf, --return, --trc, --cleanup, --basefile, --bf,
+--workdir-remote, --controlmaster, -M, --sshdelay, --filter-hosts): run a
+poolrun on each host; perl expressions {= ... =}: use a shell command.
 
 Environment: POOLRUN_LOG_LEVEL (error, warn [default], info, debug, trace)
 sets what poolrun logs on stderr. Jobs get POOLRUN_SEQ and POOLRUN_SLOT.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -19,17 +21,40 @@ import (
 // runBatch runs a batch and returns poolrun's exit status.
 func runBatch(o *options, log hclog.Logger) int {
 	tuneForBatches()
-	src, files, err := openInputs(o, os.Stdin)
+	if o.niceSet {
+		if err := setNice(o.nice); err != nil {
+			return fail(fmt.Errorf("--nice %d: %v (a niceness below this process's needs privileges)", o.nice, err))
+		}
+	}
+	src, files, names, err := openInputs(o, os.Stdin)
 	if err != nil {
 		return fail(err)
 	}
 	defer closeFiles(files)
+	shell, err := jobShell()
+	if err != nil {
+		return fail(err)
+	}
+	command := commandWords(o.command, o.quote)
+	results, tagString := o.results, o.tagString
+	if o.headerSet {
+		for i := range command {
+			command[i] = renameColumns(command[i], names)
+		}
+		results, tagString = renameColumns(results, names), renameColumns(tagString, names)
+	}
 	spec := batch.Spec{
-		Command:   commandWords(o.command, o.quote),
+		Command:   command,
+		Shell:     shell,
 		Inputs:    src,
 		KeepOrder: o.keepOrder,
 		Tag:       o.tag,
-		Results:   o.results,
+		TagString: tagString,
+		Results:   results,
+		ArgNames:  names,
+		Files:     o.files,
+		TempDir:   o.tmpdir,
+		Ready:     o.readyTest(),
 		Timeout:   o.timeout,
 		WaitDelay: o.grace,
 		Retries:   o.retries,
@@ -39,7 +64,7 @@ func runBatch(o *options, log hclog.Logger) int {
 		Verbose:   o.verbose,
 		Dir:       o.workdir,
 		Delay:     o.delay,
-		Progress:  o.bar && isTerminal(os.Stderr),
+		Progress:  o.bar, // drawn whatever stderr is, as GNU parallel does
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 		Logger:    log,
@@ -167,7 +192,7 @@ func commandWords(words []string, quote bool) []string {
 	line := strings.Join(words, " ")
 	// Shell code: an operator, quoting, expansion, a glob, a comment, an
 	// assignment before the command (FOO=1 cmd), or a shell builtin.
-	if strings.ContainsAny(line, ";&|<>()$`\\\"'*?[]#~!\n") || strings.Contains(words[0], "=") || batch.IsShellBuiltin(words[0]) {
+	if strings.ContainsAny(line, ";&|<>()$`\\\"'*?[]#~!\n") || strings.Contains(words[0], "=") || batch.IsShellBuiltin(words[0]) || batch.IsExportedFunction(words[0], nil) {
 		return []string{line}
 	}
 	return strings.Fields(line)
@@ -194,7 +219,7 @@ func openCap(o *options, log hclog.Logger) (slots.Cap, error) {
 		log.Debug("sharing the parent's cap", "size", c.Size())
 		return c, nil
 	case !errors.Is(err, slots.ErrNoCap):
-		log.Warn("ignoring the inherited cap: a nested run shares it only while it exists", "error", err)
+		fmt.Fprintf(os.Stderr, "poolrun: warning: ignoring the cap inherited from the poolrun job this one runs in (%s): this run has a cap of its own\n", message(err))
 	}
 	c, err = slots.New(o.jobs)
 	if err != nil {
@@ -219,8 +244,13 @@ func message(err error) string {
 // order; several make their cartesian product, :::+ and ::::+ pair a
 // source with the one before it, --link pairs them all up; stdin if
 // there is none.
-func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
+func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names []string, _ error) {
 	var files []*os.File
+	colsep := o.colsep
+	if colsep == nil && o.headerSet {
+		colsep = tabs // GNU parallel's default --colsep with --header
+	}
+	known := true
 	var groups [][]batch.Source // sources paired up (:::+), multiplied with each other
 	sources := o.sources
 	if len(sources) == 0 {
@@ -237,13 +267,30 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 			f, err := openInputFile(spec.file)
 			if err != nil {
 				closeFiles(files)
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			files = append(files, f)
 			src = batch.Lines(spec.file, f, o.delim)
 		}
-		if o.colsep != nil {
-			src = batch.Columns(src, o.colsep)
+		if colsep != nil {
+			src = batch.Columns(src, colsep)
+		}
+		if o.trim != "" {
+			src = trimmed(src, o.trim)
+		}
+		if o.headerSet && o.header > 0 {
+			// Outside --pipe, GNU parallel's header is the first line
+			// whatever --header says (a number of lines is for --pipe).
+			h, err := readHeader(src, 1)
+			if err != nil {
+				closeFiles(files)
+				return nil, nil, nil, err
+			}
+			names = append(names, h...)
+		} else if colsep == nil {
+			names = append(names, strconv.Itoa(len(names)+1))
+		} else {
+			known = false // as many columns as each line has
 		}
 		if spec.linked {
 			groups[len(groups)-1] = append(groups[len(groups)-1], src)
@@ -259,11 +306,23 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 			srcs = append(srcs, batch.Zip(g...))
 		}
 	}
-	if o.link {
-		return batch.Group(batch.Link(srcs...), o.maxArgs), files, nil
+	if !known && !o.headerSet {
+		names = nil
 	}
-	return batch.Group(batch.Product(srcs...), o.maxArgs), files, nil
+	var src batch.Source
+	if o.link {
+		src = batch.Link(srcs...)
+	} else {
+		src = batch.Product(srcs...)
+	}
+	if o.shuf {
+		src = shuffled(src)
+	}
+	return batch.Group(src, o.maxArgs), files, names, nil
 }
+
+// tabs is the column separator --header implies without --colsep.
+var tabs = regexp.MustCompile("\t")
 
 // openInputFile opens an -a or :::: file.
 func openInputFile(name string) (*os.File, error) {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// outputFlags are GNU parallel's flags for where outputs go and how
+// inputs are read beyond the sources themselves: --tagstring, --files,
+// --tmpdir, --header, --trim, --arg-sep, --arg-file-sep, and the ones
+// that shape when jobs start (--shuf, --nice, --load, --memfree).
+var outputFlags = []flagSpec{
+	{[]string{"--tagstring"}, "STR", func(o *options, v string) error { o.tagString = v; return nil }},
+	{[]string{"--files", "--output-as-files", "--outputasfiles"}, "", func(o *options, _ string) error { o.files = true; return nil }},
+	{[]string{"--tmpdir", "--tempdir"}, "DIR", func(o *options, v string) error {
+		if v == "" {
+			return usagef("--tmpdir: empty directory name")
+		}
+		o.tmpdir = v
+		return nil
+	}},
+	{[]string{"--header"}, "REGEXP", func(o *options, v string) error {
+		n, err := parseHeader(v)
+		o.header, o.headerSet = n, true
+		return err
+	}},
+	{[]string{"--trim"}, "n|l|r|lr", func(o *options, v string) error {
+		switch v {
+		case "n", "l", "r", "lr", "rl":
+			o.trim = v
+			return nil
+		}
+		return usagef("--trim %q: want n (no trimming), l (left), r (right) or lr (both)", v)
+	}},
+	{[]string{"--arg-sep", "--argsep"}, "SEP", func(o *options, v string) error {
+		if v == "" {
+			return usagef("--arg-sep: empty separator")
+		}
+		o.argSep = v
+		return nil
+	}},
+	{[]string{"--arg-file-sep", "--argfilesep"}, "SEP", func(o *options, v string) error {
+		if v == "" {
+			return usagef("--arg-file-sep: empty separator")
+		}
+		o.argFileSep = v
+		return nil
+	}},
+	{[]string{"--shuf"}, "", func(o *options, _ string) error { o.shuf = true; return nil }},
+	{[]string{"--nice"}, "N", func(o *options, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < -20 || n > 19 {
+			return usagef("--nice %q: want a niceness from -20 to 19 (e.g. --nice 10)", v)
+		}
+		o.nice, o.niceSet = n, true
+		return nil
+	}},
+	{[]string{"--load"}, "MAX", func(o *options, v string) error {
+		f, err := parseLoad(v)
+		o.maxLoad = f
+		return err
+	}},
+	{[]string{"--memfree"}, "SIZE", func(o *options, v string) error {
+		n, err := parseSize(v)
+		if err != nil || n <= 0 {
+			return usagef("--memfree %q: want a size of memory (e.g. --memfree 1G, 500M, 100000k)", v)
+		}
+		o.memFree = n
+		return nil
+	}},
+}
+
+// remoteFlags are GNU parallel's flags for running jobs on other
+// machines, which poolrun does not do: each is refused with a line that
+// says what to use instead, never silently run here.
+var remoteFlags = map[string]bool{
+	"-S": true, "--sshlogin": true, "--slf": true, "--sshloginfile": true, "--onall": true, "--nonall": true,
+	"--transfer": false, "--transferfile": true, "--tf": true, "--return": true, "--trc": true, "--cleanup": false,
+	"--basefile": true, "--bf": true, "--workdir-remote": true, "--controlmaster": false, "-M": false, "--sshdelay": true,
+	"--filter-hosts": false,
+}
+
+func init() {
+	flagSpecs = append(flagSpecs, outputFlags...)
+	for name, takesValue := range remoteFlags {
+		name := name
+		value := ""
+		if takesValue {
+			value = "ARG"
+		}
+		flagSpecs = append(flagSpecs, flagSpec{[]string{name}, value, func(*options, string) error {
+			return usagef("%s runs jobs on remote hosts, which poolrun does not do: run a poolrun on each host, sharing one cap with --sem NAME on each machine", name)
+		}})
+	}
+}
+
+// parseHeader parses --header: ':' (or any regular expression, as GNU
+// parallel's '.*\n': the first line) is one line; a number is that many
+// lines.
+func parseHeader(v string) (int, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 || n > 1000 {
+			return 0, usagef("--header %q: want : (the first line names the columns) or a number of lines, 0 to 1000", v)
+		}
+		return n, nil
+	}
+	if v == "" {
+		return 0, usagef("--header: empty; want : (the first line names the columns) or a number of lines")
+	}
+	return 1, nil
+}
+
+// parseLoad parses --load: a number of running processes (the load
+// average), or N% of the CPUs.
+func parseLoad(v string) (float64, error) {
+	bad := usagef("--load %q: want the most load average at which jobs start (e.g. --load 4, or --load 80%% of the CPUs)", v)
+	s, pct := strings.CutSuffix(v, "%")
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0) || f > 1e6 {
+		return 0, bad
+	}
+	if pct {
+		f = f / 100 * float64(runtime.NumCPU())
+	}
+	return f, nil
+}
+
+// parseSize parses a size with GNU parallel's suffixes: k, M, G, T, P
+// (powers of 1024), lower or upper case; a plain number is bytes.
+func parseSize(v string) (int64, error) {
+	if v == "" {
+		return 0, fmt.Errorf("empty size")
+	}
+	mult := int64(1)
+	switch strings.ToLower(v[len(v)-1:]) {
+	case "k":
+		mult = 1 << 10
+	case "m":
+		mult = 1 << 20
+	case "g":
+		mult = 1 << 30
+	case "t":
+		mult = 1 << 40
+	case "p":
+		mult = 1 << 50
+	}
+	if mult > 1 {
+		v = v[:len(v)-1]
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f*float64(mult) <= 1<<62) {
+		return 0, fmt.Errorf("bad size %q", v)
+	}
+	return int64(f * float64(mult)), nil
+}
