@@ -115,14 +115,14 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("joblog on a full disk: exit %d, stderr %q", r.code, r.stderr)
 	}
 	dir := t.TempDir()
-	if err := os.MkdirAll(dir+"/res/1", 0o755); err != nil {
+	if err := os.MkdirAll(dir+"/res/1/a", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/dev/full", dir+"/res/1/stdout"); err != nil {
+	if err := os.Symlink("/dev/full", dir+"/res/1/a/stdout"); err != nil {
 		t.Fatal(err)
 	}
 	r = poolrun(t, runOpts{}, "--results", dir+"/res", "-j", "1", "echo", ":::", "a", "b", "c")
-	if r.code != 255 || !strings.Contains(r.stderr, dir+"/res/1/stdout") || !strings.Contains(r.stderr, "no space left") {
+	if r.code != 255 || !strings.Contains(r.stderr, dir+"/res/1/a/stdout") || !strings.Contains(r.stderr, "no space left") {
 		t.Errorf("results on a full disk: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// stdout on a full disk.
