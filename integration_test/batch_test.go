@@ -239,11 +239,11 @@ func TestOutputModes(t *testing.T) {
 	}
 	res := filepath.Join(dir, "res")
 	r = poolrun(t, runOpts{}, "--results", res, "echo out {}; echo err {} >&2", ":::", "p", "q")
-	if b, _ := os.ReadFile(filepath.Join(res, "2", "stdout")); string(b) != "out q\n" {
-		t.Errorf("--results stdout %q", b)
+	if b, _ := os.ReadFile(filepath.Join(res, "1", "q", "stdout")); string(b) != "out q\n" || r.stdout != "" {
+		t.Errorf("--results stdout %q (printed %q: want nothing)", b, r.stdout)
 	}
-	if b, _ := os.ReadFile(filepath.Join(res, "1", "stderr")); string(b) != "err p\n" {
-		t.Errorf("--results stderr %q", b)
+	if b, _ := os.ReadFile(filepath.Join(res, "1", "p", "stderr")); string(b) != "err p\n" || r.stderr != "" {
+		t.Errorf("--results stderr %q (printed %q: want nothing)", b, r.stderr)
 	}
 	r = poolrun(t, runOpts{stdin: "a b\x00c\nd\x00"}, "-0", "-k", "echo", "[{}]")
 	if r.stdout != "[a b]\n[c\nd]\n" {
