@@ -386,7 +386,7 @@ func TestRunBadSpec(t *testing.T) {
 	for field, spec := range map[string]Spec{
 		"Jobs":      {Jobs: -5},
 		"Retries":   {Retries: -2},
-		"KeepOrder": {KeepOrder: true, Output: LineBuffered},
+		"KeepOrder": {KeepOrder: true, Output: Ungrouped},
 		"Tag":       {Tag: true, Output: Ungrouped},
 		"Halt":      {Halt: Halt{When: HaltSoon}},
 		"Command":   {Command: []string{"echo", "{=perl=}"}},

@@ -29,6 +29,7 @@ type printer struct {
 	// or one slow early job would make poolrun hold a file per later
 	// job, up to the descriptor limit.
 	results  chan *job
+	lbOrder  *lbOrder // KeepOrder with LineBuffered; nil otherwise
 	held     atomic.Int64
 	maxHeld  int64
 	heldFree chan struct{} // a held job was printed
@@ -46,6 +47,9 @@ func newPrinter(spec *Spec, r *batchRun, maxHeld int) *printer {
 		// any: fitFiles counts two descriptors a slot for them.
 		p.results = make(chan *job, r.sched.limit)
 		p.heldFree = make(chan struct{}, 1)
+		if spec.Output == LineBuffered {
+			p.lbOrder = &lbOrder{head: 1, pending: map[int][]lbChunk{}}
+		}
 	}
 	return p
 }
@@ -104,6 +108,7 @@ func (p *printer) inOrder(r *batchRun) {
 				p.held.Add(1)
 			}
 		} else {
+			p.lbOrder.promote(j.seq)
 			p.emit(j, out)
 			for next++; pending[next] != nil; next++ {
 				q := pending[next]
@@ -114,10 +119,12 @@ func (p *printer) inOrder(r *batchRun) {
 					default:
 					}
 				}
+				p.lbOrder.promote(q.seq)
 				p.emit(q, out)
 				delete(pending, next)
 			}
 		}
+		p.lbOrder.promote(next)
 		if len(p.results) == 0 {
 			p.flush(out)
 		}
@@ -128,6 +135,7 @@ func (p *printer) inOrder(r *batchRun) {
 	// Stopped early (ctx, Halt): print what finished, in order.
 	for len(pending) > 0 {
 		if j := pending[next]; j != nil {
+			p.lbOrder.promote(j.seq)
 			p.emit(j, out)
 			delete(pending, next)
 		}
@@ -258,8 +266,38 @@ func (p *printer) writeFailed(err error) {
 // lineWriters are a LineBuffered job's stdout and stderr.
 func (p *printer) lineWriters(j *job) (*lineWriter, *lineWriter) {
 	tag := p.tag(j)
-	return &lineWriter{mu: &p.mu, w: p.r.spec.Stdout, tag: tag, fail: p.writeFailed},
-		&lineWriter{mu: &p.mu, w: p.r.spec.Stderr, tag: tag}
+	return &lineWriter{mu: &p.mu, w: p.r.spec.Stdout, tag: tag, fail: p.writeFailed, order: p.lbOrder, seq: j.seq},
+		&lineWriter{mu: &p.mu, w: p.r.spec.Stderr, tag: tag, order: p.lbOrder, seq: j.seq}
+}
+
+// lbOrder is KeepOrder with LineBuffered (GNU parallel's -k --lb): the
+// lines of the earliest job not yet printed whole, the head, are printed
+// as they come; the other jobs' lines wait in memory until their job is
+// the head, and are then printed at once, stdout and stderr in the order
+// they were written. Under the printer's lock.
+type lbOrder struct {
+	head    int
+	pending map[int][]lbChunk
+}
+
+// lbChunk is whole lines a job wrote while it was not the head.
+type lbChunk struct {
+	l *lineWriter
+	b []byte
+}
+
+// promote makes seq the head: what it wrote so far is printed. o may be
+// nil (not -k --lb).
+func (o *lbOrder) promote(seq int) {
+	if o == nil || o.head == seq {
+		return
+	}
+	o.head = seq
+	chunks := o.pending[seq]
+	delete(o.pending, seq)
+	for _, c := range chunks {
+		c.l.writeLocked(c.b)
+	}
 }
 
 // tagWriter prefixes each line with a tag (Tag).
@@ -296,11 +334,13 @@ func (t *tagWriter) Write(p []byte) (int, error) {
 // whole lines as they come, under a lock shared by every job, so lines
 // of different jobs never mix.
 type lineWriter struct {
-	mu   *sync.Mutex
-	w    io.Writer
-	tag  []byte
-	rest []byte
-	fail func(error) // a write error on w (stdout: writeFailed); nil: ignored
+	mu    *sync.Mutex
+	w     io.Writer
+	tag   []byte
+	rest  []byte
+	fail  func(error) // a write error on w (stdout: writeFailed); nil: ignored
+	order *lbOrder    // -k --lb: lines wait while the job is not the head
+	seq   int
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
@@ -319,6 +359,17 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 
 func (l *lineWriter) write(p []byte) {
 	l.mu.Lock()
+	if o := l.order; o != nil && o.head != l.seq {
+		o.pending[l.seq] = append(o.pending[l.seq], lbChunk{l: l, b: append([]byte(nil), p...)})
+		l.mu.Unlock()
+		return
+	}
+	l.writeLocked(p)
+	l.mu.Unlock()
+}
+
+// writeLocked prints p, under mu.
+func (l *lineWriter) writeLocked(p []byte) {
 	var err error
 	if l.tag == nil {
 		_, err = l.w.Write(p)
@@ -326,7 +377,6 @@ func (l *lineWriter) write(p []byte) {
 		tw := &tagWriter{w: l.w, tag: l.tag}
 		_, err = tw.Write(p)
 	}
-	l.mu.Unlock()
 	if err != nil && l.fail != nil {
 		l.fail(err)
 	}

@@ -174,8 +174,8 @@ func (s *Spec) check() error {
 		return specErr("Timeout", "a negative timeout (%v)", s.Timeout)
 	case s.Resume != ResumeNone && s.Joblog == "":
 		return specErr("Resume", "resuming needs the joblog of the earlier run (Joblog)")
-	case s.KeepOrder && s.Output != Grouped:
-		return specErr("KeepOrder", "keeping the order needs grouped output: line-buffered output prints lines as they come, ungrouped output is the jobs' own")
+	case s.KeepOrder && s.Output == Ungrouped:
+		return specErr("KeepOrder", "keeping the order needs grouped or line-buffered output: ungrouped output is the jobs' own")
 	case (s.Tag || s.TagString != "") && s.Output == Ungrouped:
 		return specErr("Tag", "tagging lines needs grouped or line-buffered output")
 	case s.Files && s.Results != "":

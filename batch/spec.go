@@ -38,7 +38,9 @@ type Spec struct {
 
 	// Output is how jobs' output is printed (default: Grouped).
 	Output OutputMode
-	// KeepOrder prints outputs in input order (Grouped only).
+	// KeepOrder prints outputs in input order. With LineBuffered, the
+	// lines of the earliest job still running print as they come, and
+	// each later job's wait (in memory) until the ones before it ended.
 	KeepOrder bool
 	// Tag prefixes each line of output with the input and a TAB.
 	Tag bool

@@ -343,9 +343,6 @@ func (o *options) check() error {
 	if (o.resume || o.resumeFailed) && o.joblog == "" {
 		return usagef("--resume needs --joblog FILE (the log of the earlier run)")
 	}
-	if o.lineBuffer && o.keepOrder {
-		return usagef("--line-buffer prints lines as they come and -k holds output back: choose one")
-	}
 	if o.ungroup && (o.lineBuffer || o.keepOrder || o.tag) {
 		return usagef("-u (ungrouped output) cannot be combined with -k, --line-buffer or --tag")
 	}

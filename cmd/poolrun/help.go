@@ -81,7 +81,8 @@ Concurrency:
 Output (default: each job's stdout, then its stderr, printed whole when it ends):
   -k, --keep-order      print outputs in input order:   poolrun -k -j 8 ...
   --line-buffer, --lb   print whole lines as they come (lines never mixed):
-                        poolrun --lb tail -n 3 ::: *.log
+                        poolrun --lb tail -n 3 ::: *.log; with -k, the
+                        earliest job's lines live, later jobs' after it
   -u, --ungroup         jobs write straight to poolrun's stdout/stderr (fastest;
                         outputs may interleave, like xargs; a closed stdout,
                         as in | head, kills the jobs writing to it with
