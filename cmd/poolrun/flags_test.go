@@ -53,6 +53,7 @@ func TestParseArgsRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"--frobnicate"}, {"-j"}, {"-j", "abc"}, {"-j", "+x"}, {"--sem", "bad name!"}, {"--sem", ""},
 		{"--timeout", "soon"}, {"--timeout", "-1s"}, {"--retries", "0"}, {"--halt", "sometimes"}, {"--halt", "now,fail=0"},
+		{"--halt", "now,fail=101%"}, {"--resume"}, {"--resume", "--resume-failed", "--joblog", "x"},
 		{"-u", "-k"}, {"-k=1"}, {"echo", "::::"}, {"-d", "ab"},
 	} {
 		_, err := parseArgs(args)
