@@ -158,6 +158,9 @@ func parseTemplate(s string) (template, error) {
 			i++
 			continue
 		}
+		if s[i+1] == '=' {
+			return t, fmt.Errorf("%q has a perl expression {= ... =}, which poolrun does not run (GNU parallel runs perl for it): use shell code instead, e.g. 'echo $(echo {} | sed s/a/b/)'", s)
+		}
 		end := strings.IndexByte(s[i+1:], '}')
 		if end < 0 {
 			return t, fmt.Errorf("unterminated %q in %q: replacement strings are {} {.} {/} {//} {/.} {#} {%%}", s[i:], s)
