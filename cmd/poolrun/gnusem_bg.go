@@ -48,8 +48,8 @@ func semBackground(c *semlock.Counter, o *semOptions, args []string) int {
 	defer r.Close()
 	h := c.Handle()
 	cmd := &exec.Cmd{Path: exe, Args: append([]string{"sem", holderFlag, "3"}, args...),
-		Env:    append(os.Environ(), semHoldEnv+"="+strconv.Itoa(h.ID)+"."+strconv.FormatUint(uint64(h.Token), 10)+"."+h.Name),
-		Stdin:  os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Env:   append(os.Environ(), semHoldEnv+"="+strconv.Itoa(h.ID)+"."+strconv.FormatUint(uint64(h.Token), 10)+"."+h.Name),
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ExtraFiles: []*os.File{w}, SysProcAttr: semProcAttr(true)}
 	err = cmd.Start()
 	w.Close()
