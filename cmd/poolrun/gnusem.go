@@ -101,9 +101,6 @@ func semEnter(name string, limit int, st time.Duration) (c *semlock.Counter, cod
 		if err != nil {
 			return nil, 0, semSetErr(name, err)
 		}
-		if attempt == 0 {
-			recordName(name)
-		}
 		err = c.Enter(ctx, limit)
 		if errors.Is(err, context.DeadlineExceeded) {
 			if st < 0 {

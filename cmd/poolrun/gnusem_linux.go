@@ -18,10 +18,15 @@ func semProcAttr(bg bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Cloneflags: unix.CLONE_SYSVSEM, Setsid: bg}
 }
 
-// groupFile is a nameless temporary file (O_TMPFILE) to hold a command's
-// output until it ends, as GNU parallel's --group holds it in one; a
-// named one, removed at once, where O_TMPFILE is refused.
+// groupFile is an anonymous file to hold a command's output until it
+// ends, as GNU parallel's --group holds it in a temporary file: a memfd
+// (tmpfs, as /tmp often is; making one costs a syscall, where a file on a
+// disk's /tmp costs a journalled inode per call), else a nameless file in
+// $TMPDIR (O_TMPFILE), else a named one, removed at once.
 func groupFile() (*os.File, error) {
+	if fd, err := unix.MemfdCreate("poolrun-sem-output", unix.MFD_CLOEXEC); err == nil {
+		return os.NewFile(uintptr(fd), "(sem output)"), nil
+	}
 	dir := os.TempDir()
 	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err == nil {
 		return os.NewFile(uintptr(fd), dir+"/(sem output)"), nil

@@ -5,10 +5,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/poolrun/poolrun/batch"
 )
@@ -48,11 +49,9 @@ func newSemJob(o *semOptions) (*semJob, error) {
 // status as GNU sem --fg does: the command's, 128+N if signal N killed it,
 // 255 if --timeout did. stdin is this process's; stdout and stderr are
 // grouped (each written out whole once the command has ended, stdout
-// first) unless -u. SIGINT, SIGTERM and SIGHUP sent to sem are passed on
-// to the command, whose exit sem then waits for.
+// first) unless -u.
 func (j *semJob) run() int {
-	cmd := &exec.Cmd{Path: j.path, Args: j.argv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		SysProcAttr: semProcAttr(false)}
+	files := []uintptr{0, 1, 2}
 	var outs [2]*os.File
 	if !j.ungroup {
 		for i := range outs {
@@ -65,60 +64,87 @@ func (j *semJob) run() int {
 			defer f.Close()
 		}
 		if outs[1] != nil {
-			cmd.Stdout, cmd.Stderr = outs[0], outs[1]
+			files[1], files[2] = outs[0].Fd(), outs[1].Fd()
 		}
 	}
-	sigs := make(chan os.Signal, 1)
-	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	// syscall.ForkExec and Wait4 rather than os/exec: os/exec checks
+	// once per process that pidfds work by starting a process more, and
+	// this process starts just one. sem keeps the default dispositions, as
+	// GNU sem does once it holds its slot: Ctrl-C reaches the command and
+	// sem alike (one process group), and a SIGTERM to sem ends sem, not
+	// the command, which goes on holding the slot (it shares the undo
+	// list). Without --timeout nothing runs beside the wait: no goroutine
+	// or thread more, which on a loaded machine is much of what a short
+	// command costs.
+	pid, err := syscall.ForkExec(j.path, j.argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: semProcAttr(false)})
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "poolrun: sem: %s: %v\n", j.argv[0], err)
 		return 127
 	}
-	done := make(chan struct{})
-	var timedOut bool
-	var timer <-chan time.Time
+	var timedOut atomic.Bool
+	var ws syscall.WaitStatus
 	if j.timeout > 0 {
-		t := time.NewTimer(j.timeout)
-		defer t.Stop()
-		timer = t.C
+		done := make(chan struct{})
+		t := time.AfterFunc(j.timeout, func() {
+			timedOut.Store(true)
+			termSeq(pid, done)
+		})
+		wait4(pid, &ws)
+		close(done)
+		t.Stop()
+	} else {
+		rawWait4(pid, &ws)
 	}
-	go func() { cmd.Wait(); close(done) }()
-wait:
-	for {
-		select {
-		case <-done:
-			break wait
-		case sg := <-sigs:
-			cmd.Process.Signal(sg)
-		case <-timer:
-			timedOut = true
-			go termSeq(cmd.Process, done)
-		}
-	}
-	if cmd.Stdout != os.Stdout {
+	if outs[1] != nil {
 		copyOut(os.Stdout, outs[0])
 		copyOut(os.Stderr, outs[1])
 	}
-	if timedOut {
+	if timedOut.Load() {
 		fmt.Fprintf(os.Stderr, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: %s \n", j.line)
 		return 255
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
-	return cmd.ProcessState.ExitCode()
+	return ws.ExitStatus()
+}
+
+// rawWait4 is wait4 through the raw syscall entry: the runtime does not
+// hand this thread's P to another thread while it blocks (there is no
+// other goroutine to run), so waiting starts no thread. Only for a wait
+// with nothing else to do meanwhile (no timer: --timeout uses wait4).
+func rawWait4(pid int, ws *syscall.WaitStatus) {
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, uintptr(pid), uintptr(unsafe.Pointer(ws)), 0, 0, 0, 0)
+		if e != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// wait4 reaps pid, retrying on EINTR.
+func wait4(pid int, ws *syscall.WaitStatus) {
+	for {
+		if _, err := syscall.Wait4(pid, ws, 0, nil); err != syscall.EINTR {
+			return
+		}
+	}
 }
 
 // termSeq is GNU parallel's --termseq default for a job that timed out:
 // TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL; it stops once done is
 // closed (the command was reaped).
-func termSeq(p *os.Process, done <-chan struct{}) {
+func termSeq(pid int, done <-chan struct{}) {
 	for _, step := range []struct {
 		sig  syscall.Signal
 		wait time.Duration
 	}{{syscall.SIGTERM, 200 * time.Millisecond}, {syscall.SIGTERM, 100 * time.Millisecond}, {syscall.SIGTERM, 50 * time.Millisecond}, {syscall.SIGKILL, 0}} {
-		p.Signal(step.sig)
+		select {
+		case <-done:
+			return // reaped: pid may name another process now
+		default:
+		}
+		syscall.Kill(pid, step.sig)
 		if step.wait == 0 {
 			return
 		}
@@ -132,6 +158,9 @@ func termSeq(p *os.Process, done <-chan struct{}) {
 
 // copyOut writes what the command wrote into f to w.
 func copyOut(w io.Writer, f *os.File) {
+	if n, err := f.Seek(0, io.SeekEnd); err != nil || n == 0 {
+		return
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return
 	}
