@@ -25,12 +25,12 @@ const (
 	BarrierKind Kind = 4
 	// ConditionKind is the kind of a Condition's set (see NewCondition).
 	ConditionKind Kind = 5
-	// CounterKind is the kind of a Counter's set (see OpenCounter).
-	CounterKind Kind = 6
+	// TallyKind is the kind of a Tally's set (see OpenTally).
+	TallyKind Kind = 6
 )
 
 // String returns "semaphore", "mutex", "event", "barrier", "condition" or
-// "counter".
+// "tally".
 func (k Kind) String() string {
 	switch k {
 	case Semaphore:
@@ -43,8 +43,8 @@ func (k Kind) String() string {
 		return "barrier"
 	case ConditionKind:
 		return "condition"
-	case CounterKind:
-		return "counter"
+	case TallyKind:
+		return "tally"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -62,14 +62,14 @@ func ParseKind(s string) (Kind, error) {
 		return BarrierKind, nil
 	case "condition":
 		return ConditionKind, nil
-	case "counter":
-		return CounterKind, nil
+	case "tally":
+		return TallyKind, nil
 	}
-	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore, mutex, event, barrier, condition or counter)", s)
+	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore, mutex, event, barrier, condition or tally)", s)
 }
 
 // valid reports whether k is one of the kinds above.
-func (k Kind) valid() bool { return k >= Semaphore && k <= CounterKind }
+func (k Kind) valid() bool { return k >= Semaphore && k <= TallyKind }
 
 // MaxValue is the largest value of a SysV semaphore (the kernel's SEMVMX).
 const MaxValue = 32767

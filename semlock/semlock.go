@@ -127,8 +127,8 @@ func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (option
 		}
 	case EventKind, BarrierKind, ConditionKind:
 		return o, rangeErr(op, "New and Open make semaphores and mutexes: make a %v with New%s", kind, kindFunc(kind))
-	case CounterKind:
-		return o, rangeErr(op, "New and Open make semaphores and mutexes: open a counter with OpenCounter")
+	case TallyKind:
+		return o, rangeErr(op, "New and Open make semaphores and mutexes: open a tally with OpenTally")
 	default:
 		return o, rangeErr(op, "unknown kind %d (want Semaphore or Mutex)", kind)
 	}
@@ -408,8 +408,8 @@ func kindFunc(k Kind) string {
 		return "Barrier"
 	case ConditionKind:
 		return "Condition"
-	case CounterKind:
-		return "Counter"
+	case TallyKind:
+		return "Tally"
 	}
 	return ""
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // The GNU sem personality (docs/sem.md): poolrun called as sem, or with
-// --semaphore, is GNU parallel's sem. Its semaphore is a semlock.Counter
+// --semaphore, is GNU parallel's sem. Its semaphore is a semlock.Tally
 // named by --id: a count of holders in which each call brings its own
 // -j, as GNU sem's directory of pid links does, but held with SEM_UNDO, so
 // a holder that is killed stops holding at once and --wait (wait for a
@@ -23,7 +23,7 @@ import (
 // command is started with CLONE_SYSVSEM, sharing this process's undo list,
 // which the kernel applies only when the last process that shares it
 // exits. In the foreground (--fg) sem waits for the command, leaves the
-// counter and removes its set if nobody else holds it: one process start,
+// tally and removes its set if nobody else holds it: one process start,
 // the command's. In the background (the default) sem starts a holder, a
 // re-exec of itself in a session of its own that shares the undo list the
 // same way, and returns; the holder runs the command, prints its output,
@@ -85,11 +85,11 @@ func gnuSemMain(args []string) int {
 	return status
 }
 
-// semEnter opens the counter name and holds it: it waits until fewer than
+// semEnter opens the tally name and holds it: it waits until fewer than
 // limit hold it. With st > 0 it holds it anyway after st, with st < 0 it
 // gives up after -st (code 1, GNU's); code is -1 when c is held. A set
 // removed while it waits (its last user left) is opened anew.
-func semEnter(name string, limit int, st time.Duration) (c *semlock.Counter, code int, err error) {
+func semEnter(name string, limit int, st time.Duration) (c *semlock.Tally, code int, err error) {
 	ctx := context.Background()
 	if st != 0 {
 		var cancel context.CancelFunc
@@ -97,7 +97,7 @@ func semEnter(name string, limit int, st time.Duration) (c *semlock.Counter, cod
 		defer cancel()
 	}
 	for attempt := 0; ; attempt++ {
-		c, err = semlock.OpenCounter(name)
+		c, err = semlock.OpenTally(name)
 		if err != nil {
 			return nil, 0, semSetErr(name, err)
 		}
@@ -122,7 +122,7 @@ func semEnter(name string, limit int, st time.Duration) (c *semlock.Counter, cod
 
 // semLeave stops holding c and removes its set if nobody else holds it:
 // the last user out leaves nothing behind.
-func semLeave(c *semlock.Counter) {
+func semLeave(c *semlock.Tally) {
 	if err := c.Leave(); err != nil {
 		fmt.Fprintf(os.Stderr, "poolrun: sem: giving the slot back: %v\n", err)
 		return
@@ -142,7 +142,7 @@ func semWaitIdle(name string) int {
 	if err != nil {
 		return semFail(semSetErr(name, err))
 	}
-	c, err := semlock.AttachCounter(h)
+	c, err := semlock.AttachTally(h)
 	if errors.Is(err, semlock.ErrRemoved) || errors.Is(err, semlock.ErrStale) {
 		return 0
 	}

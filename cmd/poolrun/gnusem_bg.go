@@ -33,7 +33,7 @@ const semHoldEnv = "POOLRUN_SEM_HOLD"
 
 // semBackground starts the holder of c for o's command and returns sem's
 // exit status: 0 once the holder holds the slot.
-func semBackground(c *semlock.Counter, o *semOptions, args []string) int {
+func semBackground(c *semlock.Tally, o *semOptions, args []string) int {
 	exe, err := os.Executable()
 	if err != nil {
 		return semFail(fmt.Errorf("sem: cannot find this binary to start the background job: %w", err))
@@ -107,7 +107,7 @@ func semHolderMain(o *semOptions) int {
 }
 
 // attachHeld attaches the set semHoldEnv names, verified.
-func attachHeld(v string) (*semlock.Counter, error) {
+func attachHeld(v string) (*semlock.Tally, error) {
 	idS, rest, _ := strings.Cut(v, ".")
 	tokS, name, _ := strings.Cut(rest, ".")
 	id, err1 := strconv.Atoi(idS)
@@ -122,5 +122,5 @@ func attachHeld(v string) (*semlock.Counter, error) {
 	if h.ID != id || h.Token != uint32(tok) {
 		return nil, fmt.Errorf("the semaphore %s was removed and made again meanwhile", name)
 	}
-	return semlock.AttachCounter(h)
+	return semlock.AttachTally(h)
 }

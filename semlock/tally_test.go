@@ -14,16 +14,16 @@ import (
 	"github.com/poolrun/poolrun/semlock"
 )
 
-// counterHelperEnv makes the test binary a process that enters the
-// counter it names with limit 1, says "held" and waits to be killed.
-const counterHelperEnv = "SEMLOCK_TEST_COUNTER"
+// tallyHelperEnv makes the test binary a process that enters the
+// tally it names with limit 1, says "held" and waits to be killed.
+const tallyHelperEnv = "SEMLOCK_TEST_TALLY"
 
 func init() {
-	name := os.Getenv(counterHelperEnv)
+	name := os.Getenv(tallyHelperEnv)
 	if name == "" {
 		return
 	}
-	c, err := semlock.OpenCounter(name)
+	c, err := semlock.OpenTally(name)
 	if err == nil {
 		err = c.Enter(context.Background(), 1)
 	}
@@ -36,9 +36,9 @@ func init() {
 	os.Exit(0)
 }
 
-func openCounter(t *testing.T) *semlock.Counter {
+func openTally(t *testing.T) *semlock.Tally {
 	t.Helper()
-	c, err := semlock.OpenCounter(uniqueName(t))
+	c, err := semlock.OpenTally(uniqueName(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func openCounter(t *testing.T) *semlock.Counter {
 	return c
 }
 
-func holders(t *testing.T, c *semlock.Counter) int {
+func holders(t *testing.T, c *semlock.Tally) int {
 	t.Helper()
 	n, err := c.Holders()
 	if err != nil {
@@ -56,10 +56,10 @@ func holders(t *testing.T, c *semlock.Counter) int {
 }
 
 // Each Enter brings its own limit: it waits while limit or more hold the
-// counter, whatever limits they entered with.
-func TestCounterLimits(t *testing.T) {
+// tally, whatever limits they entered with.
+func TestTallyLimits(t *testing.T) {
 	leakcheck.Check(t)
-	c := openCounter(t)
+	c := openTally(t)
 	ctx := context.Background()
 	for i := range 2 {
 		if err := c.Enter(ctx, 2); err != nil {
@@ -103,11 +103,11 @@ func TestCounterLimits(t *testing.T) {
 }
 
 // A holder killed by SIGKILL stops holding at once: WaitIdle returns.
-func TestCounterWaitIdleKilledHolder(t *testing.T) {
+func TestTallyWaitIdleKilledHolder(t *testing.T) {
 	leakcheck.Check(t)
-	c := openCounter(t)
+	c := openTally(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), counterHelperEnv+"="+c.Handle().Name)
+	cmd.Env = append(os.Environ(), tallyHelperEnv+"="+c.Handle().Name)
 	in, _ := cmd.StdinPipe()
 	defer in.Close()
 	var out strings.Builder
@@ -150,14 +150,14 @@ func TestCounterWaitIdleKilledHolder(t *testing.T) {
 
 // A set removed under a waiter fails it with ErrRemoved (sem opens the
 // name again), and WaitIdle counts a removed set as idle.
-func TestCounterRemoved(t *testing.T) {
+func TestTallyRemoved(t *testing.T) {
 	leakcheck.Check(t)
-	c := openCounter(t)
+	c := openTally(t)
 	ctx := context.Background()
 	if err := c.Enter(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	other, err := semlock.OpenCounter(c.Handle().Name)
+	other, err := semlock.OpenTally(c.Handle().Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +178,8 @@ func TestCounterRemoved(t *testing.T) {
 	}
 }
 
-// A name is a counter or a semaphore, never both.
-func TestCounterKindMismatch(t *testing.T) {
+// A name is a tally or a semaphore, never both.
+func TestTallyKindMismatch(t *testing.T) {
 	leakcheck.Check(t)
 	name := uniqueName(t)
 	s, err := semlock.Open(name, semlock.Semaphore, 1, 1)
@@ -187,20 +187,20 @@ func TestCounterKindMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Remove()
-	if _, err := semlock.OpenCounter(name); !errors.Is(err, semlock.ErrMismatch) {
-		t.Fatalf("OpenCounter over a semaphore: %v, want ErrMismatch", err)
+	if _, err := semlock.OpenTally(name); !errors.Is(err, semlock.ErrMismatch) {
+		t.Fatalf("OpenTally over a semaphore: %v, want ErrMismatch", err)
 	}
-	c := openCounter(t)
+	c := openTally(t)
 	if _, err := semlock.Open(c.Handle().Name, semlock.Semaphore, 1, 1); !errors.Is(err, semlock.ErrMismatch) {
-		t.Fatalf("Open over a counter: %v, want ErrMismatch", err)
+		t.Fatalf("Open over a tally: %v, want ErrMismatch", err)
 	}
 	if err := c.SemLock().Acquire(context.Background()); !errors.Is(err, semlock.ErrMismatch) {
-		t.Fatalf("Acquire on a counter's set: %v, want ErrMismatch", err)
+		t.Fatalf("Acquire on a tally's set: %v, want ErrMismatch", err)
 	}
-	if h, err := semlock.LookupName(c.Handle().Name); err != nil || h.Kind != semlock.CounterKind {
+	if h, err := semlock.LookupName(c.Handle().Name); err != nil || h.Kind != semlock.TallyKind {
 		t.Fatalf("LookupName: %+v, %v", h, err)
 	}
-	if _, err := semlock.AttachCounter(s.Handle()); !errors.Is(err, semlock.ErrMismatch) {
-		t.Fatalf("AttachCounter with a semaphore's handle: %v", err)
+	if _, err := semlock.AttachTally(s.Handle()); !errors.Is(err, semlock.ErrMismatch) {
+		t.Fatalf("AttachTally with a semaphore's handle: %v", err)
 	}
 }

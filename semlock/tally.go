@@ -7,23 +7,23 @@ import (
 	"syscall"
 )
 
-// Counter is GNU sem's kind of semaphore: a named count of holders in
+// Tally is GNU sem's kind of semaphore: a named count of holders in
 // which every caller brings its own limit. Enter(ctx, 4) waits until
-// fewer than 4 processes hold the counter, then holds it; a caller that
+// fewer than 4 processes hold the tally, then holds it; a caller that
 // says 2 waits until fewer than 2 hold it, whatever the others said, as
 // GNU sem's -j does. Holding uses SEM_UNDO, so a holder killed even by
 // SIGKILL stops holding at once, and WaitIdle, which waits until nobody
-// holds the counter, can never hang on a dead holder.
+// holds the tally, can never hang on a dead holder.
 //
-// A Counter's set is made and removed by its users: OpenCounter creates
+// A Tally's set is made and removed by its users: OpenTally creates
 // it when it does not exist, and RemoveIfIdle, which the last user to
 // leave calls, removes it if nobody holds it. Nothing is left once every
 // user is done.
-type Counter struct {
+type Tally struct {
 	s *SemLock
 }
 
-// How a Counter uses its set (the layout is in layout.go): semValue is
+// How a Tally uses its set (the layout is in layout.go): semValue is
 // MaxValue minus the number of holders, MaxValue when nobody holds it.
 // "Fewer than limit holders" is "value >= MaxValue-limit+1", which one
 // semop tests and acts on: take MaxValue-limit+1 (the kernel blocks
@@ -35,21 +35,21 @@ type Counter struct {
 // WaitIdle can proceed on the set until it is removed, when they fail
 // with ErrRemoved and open the name again.
 
-// counterEnterOps is how many ops Enter needs after the token check.
-const counterEnterOps = 2
+// tallyEnterOps is how many ops Enter needs after the token check.
+const tallyEnterOps = 2
 
-// OpenCounter opens the named counter, creating it (with no holder) if it
+// OpenTally opens the named tally, creating it (with no holder) if it
 // does not exist. A set of that name of another kind is an ErrMismatch
 // error. Only WithMode applies.
-func OpenCounter(name string, opts ...Option) (*Counter, error) {
+func OpenTally(name string, opts ...Option) (*Tally, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
-	o, err := checkOpts("open counter", opts)
+	o, err := checkOpts("open tally", opts)
 	if err != nil {
 		return nil, err
 	}
-	s, err := openNamed(name, Handle{Kind: CounterKind, MaxValue: MaxValue, Undo: true}, o, func(h Handle, fp uint32) (*SemLock, error) {
+	s, err := openNamed(name, Handle{Kind: TallyKind, MaxValue: MaxValue, Undo: true}, o, func(h Handle, fp uint32) (*SemLock, error) {
 		var vals [nsems]int
 		vals[semValue] = MaxValue
 		vals[semName1] = int(fp >> 15)
@@ -59,23 +59,23 @@ func OpenCounter(name string, opts ...Option) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Counter{s: s}, nil
+	return &Tally{s: s}, nil
 }
 
-// AttachCounter attaches to the counter h names, verified like Attach.
-func AttachCounter(h Handle) (*Counter, error) {
-	s, err := attachKind(h, CounterKind)
+// AttachTally attaches to the tally h names, verified like Attach.
+func AttachTally(h Handle) (*Tally, error) {
+	s, err := attachKind(h, TallyKind)
 	if err != nil {
 		return nil, err
 	}
-	return &Counter{s: s}, nil
+	return &Tally{s: s}, nil
 }
 
 // Enter waits until fewer than limit (1 to MaxValue) processes hold the
-// counter, then holds it, until Leave or this process's exit. It returns
+// tally, then holds it, until Leave or this process's exit. It returns
 // ctx's error if ctx ends first, and ErrRemoved if the set is removed
 // meanwhile (RemoveIfIdle by another user: open the name again).
-func (c *Counter) Enter(ctx context.Context, limit int) error {
+func (c *Tally) Enter(ctx context.Context, limit int) error {
 	if limit < 1 || limit > MaxValue {
 		return rangeErr("enter", "limit %d outside 1..%d", limit, MaxValue)
 	}
@@ -83,14 +83,14 @@ func (c *Counter) Enter(ctx context.Context, limit int) error {
 		return c.s.closedErr("enter")
 	}
 	need := MaxValue - limit + 1
-	body := [counterEnterOps]sembuf{{semValue, int16(-need), flagUndo}, {semValue, int16(need - 1), flagUndo}}
+	body := [tallyEnterOps]sembuf{{semValue, int16(-need), flagUndo}, {semValue, int16(need - 1), flagUndo}}
 	return c.s.block(ctx, "enter", false, body[:], func(*[nsems]uint16) error { return nil })
 }
 
-// Force holds the counter whatever its holders (GNU sem's
+// Force holds the tally whatever its holders (GNU sem's
 // --semaphoretimeout: take it anyway). It waits only while the set is
 // being removed, to fail with ErrRemoved once it is.
-func (c *Counter) Force(ctx context.Context) error {
+func (c *Tally) Force(ctx context.Context) error {
 	if c.s.closed.Load() {
 		return c.s.closedErr("force")
 	}
@@ -98,24 +98,24 @@ func (c *Counter) Force(ctx context.Context) error {
 	return c.s.block(ctx, "force", false, body[:], func(*[nsems]uint16) error { return nil })
 }
 
-// Leave stops holding the counter: call it once for each Enter or Force
-// that succeeded. A process that holds the counter through the undo list
+// Leave stops holding the tally: call it once for each Enter or Force
+// that succeeded. A process that holds the tally through the undo list
 // it shares with its parent (CLONE_SYSVSEM) may leave for it.
-func (c *Counter) Leave() error {
+func (c *Tally) Leave() error {
 	if c.s.closed.Load() {
 		return c.s.closedErr("leave")
 	}
 	err := c.s.nowait("leave", sembuf{semValue, 1, flagUndo})
 	var e *Error
 	if errors.As(err, &e) && e.Errno == syscall.ERANGE {
-		return &Error{Op: "leave", ID: c.s.h.ID, Kind: ErrTooManyReleases, Msg: "nobody holds the counter"}
+		return &Error{Op: "leave", ID: c.s.h.ID, Kind: ErrTooManyReleases, Msg: "nobody holds the tally"}
 	}
 	return err
 }
 
-// Holders returns how many hold the counter now (MaxValue while the set
+// Holders returns how many hold the tally now (MaxValue while the set
 // is being removed).
-func (c *Counter) Holders() (int, error) {
+func (c *Tally) Holders() (int, error) {
 	if c.s.closed.Load() {
 		return 0, c.s.closedErr("holders")
 	}
@@ -126,10 +126,10 @@ func (c *Counter) Holders() (int, error) {
 	return MaxValue - int(v[semValue]), nil
 }
 
-// WaitIdle waits until nobody holds the counter, or ctx is done (then
-// ctx's error). A counter removed meanwhile (by RemoveIfIdle, when idle)
+// WaitIdle waits until nobody holds the tally, or ctx is done (then
+// ctx's error). A tally removed meanwhile (by RemoveIfIdle, when idle)
 // counts as idle: WaitIdle returns nil.
-func (c *Counter) WaitIdle(ctx context.Context) error {
+func (c *Tally) WaitIdle(ctx context.Context) error {
 	if c.s.closed.Load() {
 		return c.s.closedErr("wait-idle")
 	}
@@ -141,11 +141,11 @@ func (c *Counter) WaitIdle(ctx context.Context) error {
 	return err
 }
 
-// RemoveIfIdle removes the counter's set if nobody holds it, and reports
+// RemoveIfIdle removes the tally's set if nobody holds it, and reports
 // whether it did. Users that open the name meanwhile wait for the
 // removal, then make a new set. Call it when leaving, so that the last
 // user leaves nothing behind.
-func (c *Counter) RemoveIfIdle() (bool, error) {
+func (c *Tally) RemoveIfIdle() (bool, error) {
 	if c.s.closed.Load() {
 		return false, c.s.closedErr("remove-if-idle")
 	}
@@ -163,21 +163,21 @@ func (c *Counter) RemoveIfIdle() (bool, error) {
 	return true, nil
 }
 
-// Handle returns what another process needs to AttachCounter.
-func (c *Counter) Handle() Handle { return c.s.h }
+// Handle returns what another process needs to AttachTally.
+func (c *Tally) Handle() Handle { return c.s.h }
 
-// SemLock returns the counter's set as a SemLock (to list or share it);
+// SemLock returns the tally's set as a SemLock (to list or share it);
 // its unit methods refuse it.
-func (c *Counter) SemLock() *SemLock { return c.s }
+func (c *Tally) SemLock() *SemLock { return c.s }
 
-// Remove deletes the counter's set whoever holds it (see SemLock.Remove).
-func (c *Counter) Remove() error { return c.s.Remove() }
+// Remove deletes the tally's set whoever holds it (see SemLock.Remove).
+func (c *Tally) Remove() error { return c.s.Remove() }
 
-// Close forgets the counter in this process (see SemLock.Close). A hold
+// Close forgets the tally in this process (see SemLock.Close). A hold
 // taken with Enter stays until Leave or this process's exit.
-func (c *Counter) Close() error { return c.s.Close() }
+func (c *Tally) Close() error { return c.s.Close() }
 
-// String describes the counter for messages.
-func (c *Counter) String() string {
-	return fmt.Sprintf("counter %q (set %d)", c.s.h.Name, c.s.h.ID)
+// String describes the tally for messages.
+func (c *Tally) String() string {
+	return fmt.Sprintf("tally %q (set %d)", c.s.h.Name, c.s.h.ID)
 }

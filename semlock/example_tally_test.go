@@ -9,8 +9,8 @@ import (
 
 // GNU sem's semaphore: run while fewer than 2 run, then let the last one
 // out remove the set.
-func ExampleCounter() {
-	c, err := semlock.OpenCounter("example-counter")
+func ExampleTally() {
+	c, err := semlock.OpenTally("example-tally")
 	if err != nil {
 		fmt.Println(err)
 		return
