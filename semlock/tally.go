@@ -84,7 +84,11 @@ func (c *Tally) Enter(ctx context.Context, limit int) error {
 	}
 	need := MaxValue - limit + 1
 	body := [tallyEnterOps]sembuf{{semValue, int16(-need), flagUndo}, {semValue, int16(need - 1), flagUndo}}
-	return c.s.block(ctx, "enter", false, body[:], func(*[nsems]uint16) error { return nil })
+	n := tallyEnterOps
+	if need == 1 {
+		n = 1 // no limit to speak of: a give-back of 0 would be a wait for zero
+	}
+	return c.s.block(ctx, "enter", false, body[:n], func(*[nsems]uint16) error { return nil })
 }
 
 // Force holds the tally whatever its holders (GNU sem's
