@@ -185,3 +185,30 @@ func (c *Tally) Close() error { return c.s.Close() }
 func (c *Tally) String() string {
 	return fmt.Sprintf("tally %q (set %d)", c.s.h.Name, c.s.h.ID)
 }
+
+// RemoveIdleTallies removes this user's tallies that nobody holds (left
+// when the last holder was killed and no user came after it), and returns
+// what it removed. A tally someone holds, or enters meanwhile, stays; each
+// removal is the token-checked RemoveIfIdle, so a set that reused an id
+// is never touched.
+func RemoveIdleTallies() ([]Info, error) {
+	sets, err := List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []Info
+	var errs []error
+	for _, in := range sets {
+		if in.Kind != TallyKind {
+			continue
+		}
+		ok, err := (&Tally{s: fromHandle(in.Handle)}).RemoveIfIdle()
+		switch {
+		case ok:
+			removed = append(removed, in)
+		case err != nil && !errors.Is(err, ErrRemoved) && !errors.Is(err, ErrStale):
+			errs = append(errs, err)
+		}
+	}
+	return removed, errors.Join(errs...)
+}

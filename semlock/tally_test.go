@@ -150,6 +150,18 @@ func TestTallyWaitIdleKilledHolder(t *testing.T) {
 	if n := holders(t, c); n != 0 {
 		t.Fatalf("%d holders after the kill, want 0", n)
 	}
+	// Left idle: poolrun sem gc's sweep removes it.
+	removed, err := semlock.RemoveIdleTallies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, in := range removed {
+		found = found || in.ID == c.Handle().ID
+	}
+	if !found {
+		t.Fatalf("RemoveIdleTallies removed %+v, not the idle set %d", removed, c.Handle().ID)
+	}
 }
 
 // A set removed under a waiter fails it with ErrRemoved (sem opens the

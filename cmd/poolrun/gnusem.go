@@ -216,3 +216,17 @@ func wantsSemaphore(args []string) bool {
 // semOnlyFlags are the options that make GNU parallel a semaphore.
 var semOnlyFlags = map[string]bool{"semaphore": true, "id": true, "semaphorename": true, "semaphore-name": true,
 	"semaphoretimeout": true, "semaphore-timeout": true, "st": true, "fg": true, "bg": true, "wait": true}
+
+// sweepIdleTallies removes the GNU sem semaphores that nobody holds (left
+// when the last holder was killed and no sem --wait or later call of
+// that id came), for poolrun sem gc.
+func sweepIdleTallies() []semlock.Info {
+	removed, err := semlock.RemoveIdleTallies()
+	for _, in := range removed {
+		fmt.Printf("removed set %d (a GNU sem semaphore): nobody holds it\n", in.ID)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "poolrun: sem gc: %v\n", err)
+	}
+	return removed
+}
