@@ -127,11 +127,18 @@ stdout was closed (poolrun ... | head): stopped the same way.
 Semaphore sets (poolrun sem):
   poolrun sem ls              list this user's poolrun sets
   poolrun sem rm NAME|ID      remove a set
-  poolrun sem gc              remove private sets whose creator is gone
+  poolrun sem gc              remove private sets whose creator is gone, and
+                              GNU sem semaphores that nobody holds
   poolrun sem run NAME -j N -- command...
                               take a slot of the machine-wide cap NAME (created
                               with N slots if new), run command, give it back
                               (GNU sem --fg); exits with the command's status
+
+Personalities: called as sem (or with --semaphore) poolrun is GNU sem, a
+counting semaphore for shell commands (sem -j 4 cmd; sem --wait; sem --help,
+docs/sem.md); called as xargs it is xargs. Make the links with
+  ln -s "$(command -v poolrun)" ~/bin/sem
+  ln -s "$(command -v poolrun)" ~/bin/xargs
 
 Environment: POOLRUN_LOG_LEVEL (error, warn [default], info, debug, trace)
 sets what poolrun logs on stderr. Jobs get POOLRUN_SEQ and POOLRUN_SLOT.
