@@ -245,11 +245,12 @@ func TestOutputModes(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(res, "1", "p", "stderr")); string(b) != "err p\n" || r.stderr != "" {
 		t.Errorf("--results stderr %q (printed %q: want nothing)", b, r.stderr)
 	}
-	r = poolrun(t, runOpts{stdin: "a b\x00c\nd\x00"}, "-0", "-k", "echo", "[{}]")
+	r = poolrun(t, runOpts{stdin: "a b\x00c\nd\x00", dir: t.TempDir()}, "-0", "-k", "echo", "[{}]")
 	if r.stdout != "[a b]\n[c\nd]\n" {
 		t.Errorf("-0: %q", r.stdout)
 	}
-	r = poolrun(t, runOpts{stdin: "x,y,z"}, "-d", ",", "-k", "echo", "[{}]")
+	// [x] is a glob to the shell: run where no file can match it.
+	r = poolrun(t, runOpts{stdin: "x,y,z", dir: t.TempDir()}, "-d", ",", "-k", "echo", "[{}]")
 	if r.stdout != "[x]\n[y]\n[z]\n" {
 		t.Errorf("-d ,: %q", r.stdout)
 	}

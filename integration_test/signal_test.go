@@ -121,7 +121,8 @@ func TestBadInput(t *testing.T) {
 		{"--retries", "0"},
 		{"--resume"},
 		{"-j"},
-		{"-k", "--line-buffer"},
+		{"-u", "-k"},
+		{"--nice", "x"},
 	} {
 		r := poolrun(t, runOpts{}, append(append(args, job...), ":::", "x")...)
 		checkBad(t, args, r)

@@ -25,9 +25,12 @@ const (
 	BarrierKind Kind = 4
 	// ConditionKind is the kind of a Condition's set (see NewCondition).
 	ConditionKind Kind = 5
+	// TallyKind is the kind of a Tally's set (see OpenTally).
+	TallyKind Kind = 6
 )
 
-// String returns "semaphore", "mutex", "event", "barrier" or "condition".
+// String returns "semaphore", "mutex", "event", "barrier", "condition" or
+// "tally".
 func (k Kind) String() string {
 	switch k {
 	case Semaphore:
@@ -40,6 +43,8 @@ func (k Kind) String() string {
 		return "barrier"
 	case ConditionKind:
 		return "condition"
+	case TallyKind:
+		return "tally"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -57,12 +62,14 @@ func ParseKind(s string) (Kind, error) {
 		return BarrierKind, nil
 	case "condition":
 		return ConditionKind, nil
+	case "tally":
+		return TallyKind, nil
 	}
-	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore, mutex, event, barrier or condition)", s)
+	return 0, fmt.Errorf("semlock: unknown kind %q (want semaphore, mutex, event, barrier, condition or tally)", s)
 }
 
 // valid reports whether k is one of the kinds above.
-func (k Kind) valid() bool { return k >= Semaphore && k <= ConditionKind }
+func (k Kind) valid() bool { return k >= Semaphore && k <= TallyKind }
 
 // MaxValue is the largest value of a SysV semaphore (the kernel's SEMVMX).
 const MaxValue = 32767

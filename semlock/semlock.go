@@ -58,14 +58,24 @@ func Open(name string, kind Kind, value, maxValue int, opts ...Option) (*SemLock
 	if err != nil {
 		return nil, err
 	}
+	return openNamed(name, Handle{Kind: kind, MaxValue: maxValue, Undo: !o.noUndo}, o, func(h Handle, fp uint32) (*SemLock, error) {
+		return initSet(h.ID, h, value, fp)
+	})
+}
+
+// openNamed is Open for a set of kind want.Kind: it creates the named set
+// with create (given the handle, its id filled in, and the name's
+// fingerprint), or attaches to the existing one.
+func openNamed(name string, want Handle, o options, create func(h Handle, fp uint32) (*SemLock, error)) (*SemLock, error) {
+	kind := want.Kind
 	uid := os.Geteuid()
 	key, fp := nameKey(uid, name)
-	want := Handle{Name: name, Key: key, Kind: kind, MaxValue: maxValue, Undo: !o.noUndo}
+	want.Name, want.Key = name, key
 	for attempt := 0; ; attempt++ {
 		id, err := semget(key, nsems, int(o.mode)|ipcCreat|ipcExcl)
 		if err == nil {
 			want.ID = id
-			s, err := initSet(id, want, value, fp)
+			s, err := create(want, fp)
 			if err != nil {
 				semRemove(id)
 				return nil, err
@@ -117,6 +127,8 @@ func checkArgs(op string, kind Kind, value, maxValue int, opts []Option) (option
 		}
 	case EventKind, BarrierKind, ConditionKind:
 		return o, rangeErr(op, "New and Open make semaphores and mutexes: make a %v with New%s", kind, kindFunc(kind))
+	case TallyKind:
+		return o, rangeErr(op, "New and Open make semaphores and mutexes: open a tally with OpenTally")
 	default:
 		return o, rangeErr(op, "unknown kind %d (want Semaphore or Mutex)", kind)
 	}
@@ -396,6 +408,8 @@ func kindFunc(k Kind) string {
 		return "Barrier"
 	case ConditionKind:
 		return "Condition"
+	case TallyKind:
+		return "Tally"
 	}
 	return ""
 }

@@ -152,7 +152,8 @@ stdout was closed (poolrun ... | head): stopped the same way.
 Semaphore sets (poolrun sem):
   poolrun sem ls              list this user's poolrun sets
   poolrun sem rm NAME|ID      remove a set
-  poolrun sem gc              remove private sets whose creator is gone
+  poolrun sem gc              remove private sets whose creator is gone, and
+                              GNU sem semaphores that nobody holds
   poolrun sem run NAME -j N -- command...
                               take a slot of the machine-wide cap NAME (created
                               with N slots if new), run command, give it back
@@ -163,6 +164,12 @@ them (-S, --sshlogin, --slf, --sshloginfile, --onall, --nonall, --transfer,
 --transferfile, --tf, --return, --trc, --cleanup, --basefile, --bf,
 --workdir-remote, --controlmaster, -M, --sshdelay, --filter-hosts): run a
 poolrun on each host; perl expressions {= ... =}: use a shell command.
+
+Personalities: called as sem (or with --semaphore) poolrun is GNU sem, a
+counting semaphore for shell commands (sem -j 4 cmd; sem --wait; sem --help,
+docs/sem.md); called as xargs it is xargs. Make the links with
+  ln -s "$(command -v poolrun)" ~/bin/sem
+  ln -s "$(command -v poolrun)" ~/bin/xargs
 
 Environment: POOLRUN_LOG_LEVEL (error, warn [default], info, debug, trace)
 sets what poolrun logs on stderr. Jobs get POOLRUN_SEQ and POOLRUN_SLOT.

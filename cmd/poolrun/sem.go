@@ -50,6 +50,7 @@ func semMain(args []string, log hclog.Logger) int {
 		for _, in := range removed {
 			fmt.Printf("removed set %d (%v, max %d): its creator, pid %d, is gone\n", in.ID, in.Kind, in.MaxValue, in.Creator)
 		}
+		removed = append(removed, sweepIdleTallies()...)
 		if err != nil {
 			return fail(fmt.Errorf("sem gc: %w", err))
 		}

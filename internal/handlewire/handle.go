@@ -72,7 +72,7 @@ func Append(b []byte, h semlock.Handle) []byte {
 
 // kindLetters maps each semlock.Kind (by its stable number) to its letter
 // in the wire format.
-var kindLetters = [...]byte{1: 's', 2: 'm', 3: 'e', 4: 'b', 5: 'c'}
+var kindLetters = [...]byte{1: 's', 2: 'm', 3: 'e', 4: 'b', 5: 'c', 6: 't'}
 
 func kindLetter(k semlock.Kind) (byte, bool) {
 	if int(k) >= len(kindLetters) || kindLetters[k] == 0 {
