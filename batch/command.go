@@ -2,8 +2,14 @@ package batch
 
 import (
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // command is how each job's process is built from its input: parsed
@@ -15,6 +21,15 @@ type command struct {
 	appendIn bool       // no replacement string anywhere: the input is appended
 	path     string     // direct with a literal argv[0]: its resolved path
 	lits     []string   // literal values of args (for the ones that have no replacement)
+
+	argvMode bool     // Spec.Argv: each input is the argv
+	looked   sync.Map // argvMode: program name → lookResult
+}
+
+// lookResult is a program looked up in PATH (Spec.Argv).
+type lookResult struct {
+	path string
+	err  error
 }
 
 const shellPath = "/bin/sh"
@@ -67,6 +82,13 @@ func parseCommand(words []string) (*command, error) {
 // build returns the program and its argv (argv[0] included) for one job.
 // buf is scratch space reused between calls.
 func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
+	if c.argvMode {
+		argv = append([]string(nil), v.args...)
+		if len(argv) == 0 {
+			argv = []string{""}
+		}
+		return c.look(argv[0]).path, argv
+	}
 	if c.raw {
 		return shellPath, []string{"sh", "-c", strings.Join(v.args, " ")}
 	}
@@ -143,4 +165,66 @@ func IsShellBuiltin(name string) bool {
 		return true
 	}
 	return false
+}
+
+// look finds name in PATH as execvp(3) does, once per name (Spec.Argv).
+func (c *command) look(name string) lookResult {
+	if r, ok := c.looked.Load(name); ok {
+		return r.(lookResult)
+	}
+	p, err := lookPathExecvp(name, os.Getenv("PATH"))
+	r := lookResult{path: p, err: err}
+	c.looked.Store(name, r)
+	return r
+}
+
+// lookErr is why name cannot be run, as far as PATH tells (Spec.Argv).
+func (c *command) lookErr(name string) error { return c.look(name).err }
+
+// lookPathExecvp finds a program as glibc's execvp does: a name with a
+// slash as it is (exec says what is wrong with it); else the first
+// executable regular file of that name in a PATH directory ("" is the
+// working directory; no PATH: /bin:/usr/bin). Not found is ENOENT, unless
+// a file of that name was there but could not be run: EACCES. Go's
+// exec.LookPath differs: it would find nothing where execvp meets a
+// non-executable file, and it refuses a program found in "." .
+func lookPathExecvp(name, path string) (string, error) {
+	if name == "" {
+		return name, &fs.PathError{Op: "exec", Path: name, Err: syscall.ENOENT}
+	}
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if path == "" {
+		if _, set := os.LookupEnv("PATH"); !set {
+			path = "/bin:/usr/bin"
+		}
+	}
+	denied := false
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		st, err := os.Stat(p)
+		if err != nil {
+			if errorsIsPerm(err) {
+				denied = true
+			}
+			continue
+		}
+		if st.Mode().IsRegular() && unix.Access(p, unix.X_OK) == nil {
+			return p, nil
+		}
+		denied = true
+	}
+	if denied {
+		return name, &fs.PathError{Op: "exec", Path: name, Err: syscall.EACCES}
+	}
+	return name, &fs.PathError{Op: "exec", Path: name, Err: syscall.ENOENT}
+}
+
+func errorsIsPerm(err error) bool {
+	pe, ok := err.(*fs.PathError)
+	return ok && pe.Err == syscall.EACCES
 }

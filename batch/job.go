@@ -30,7 +30,10 @@ type job struct {
 	stderr   output
 
 	skip bool // resumed: not run; or never started because the batch is stopping
-	dry  bool // dry run: printed, not run
+	// startErr is why the command cannot start, known before trying
+	// (Spec.Argv: not found in PATH).
+	startErr error
+	dry      bool // dry run: printed, not run
 }
 
 // passive handles an input that runs nothing (skipped by Resume, printed
@@ -56,6 +59,9 @@ func (r *batchRun) passive(it item, slot int) bool {
 func (r *batchRun) runJob(w *slotWorker, it item) {
 	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
 	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot}, &w.buf)
+	if r.cmd.argvMode {
+		j.startErr = r.cmd.lookErr(j.argv[0])
+	}
 	r.tally.started.Add(1)
 	r.tally.running.Add(1)
 	defer r.tally.running.Add(-1)
@@ -78,7 +84,27 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	if r.tally.count(j, &r.spec.Halt, r.total()) {
 		r.halt(j)
 	}
+	if r.spec.Ended != nil && r.ended(j) {
+		r.tally.setHalted(j)
+		r.log.Debug("Ended: starting no more jobs, waiting for the running ones", "job", j.seq)
+		r.stopDispatch()
+	}
 	r.finish(j)
+}
+
+// ended tells Spec.Ended how j ended and returns what it says.
+func (r *batchRun) ended(j *job) bool {
+	e := JobEnd{Seq: j.seq, Argv: j.argv, Exit: j.exit, Signal: j.sig, StartErr: j.startErr}
+	r.hookMu.Lock()
+	defer r.hookMu.Unlock()
+	return r.spec.Ended(e)
+}
+
+// before asks Spec.Before whether j may start.
+func (r *batchRun) before(j *job) bool {
+	r.hookMu.Lock()
+	defer r.hookMu.Unlock()
+	return r.spec.Before(j.argv)
 }
 
 // total is the number of jobs the batch runs, once every input is read;
@@ -95,10 +121,18 @@ func (r *batchRun) total() int {
 // never done (no watcher goroutine per job): they are stopped by
 // procs.stopAll (ctx, HaltNow, a closed output) and by a timer (Timeout).
 func (r *batchRun) attempt(j *job) {
+	if r.spec.Before != nil && !r.before(j) {
+		j.skip = true
+		r.tally.started.Add(-1)
+		return
+	}
 	c := spawn.Command(context.Background(), j.path, j.argv[1:]...)
 	c.Args[0] = j.argv[0]
 	c.Env = r.jobEnv(j)
 	c.Stdin = r.devNull
+	if r.spec.JobStdin != nil {
+		c.Stdin = r.spec.JobStdin
+	}
 	c.WaitDelay = r.spec.WaitDelay
 	c.Dir = r.spec.Dir
 	var err error
@@ -119,6 +153,9 @@ func (r *batchRun) attempt(j *job) {
 	}
 	j.start = time.Now()
 	started := false
+	if err == nil {
+		err = j.startErr
+	}
 	if err == nil {
 		started, err = r.procs.start(j.slot, c)
 	}
@@ -180,9 +217,12 @@ func (r *batchRun) attempt(j *job) {
 	} else {
 		// Not started: the command could not be run, or Run is stopping.
 		j.exit, j.failed = 127, true
-		if err == nil {
+		switch {
+		case err == nil:
 			j.skip = true // never started: the batch is stopping; not logged
-		} else {
+		case r.spec.Ended != nil:
+			j.startErr = err // Ended says what it wants
+		default:
 			r.out.jobError(j, err)
 		}
 	}
@@ -203,9 +243,12 @@ func (r *batchRun) jobEnv(j *job) []string {
 	if sh := r.sched.share(j.slot); sh != nil {
 		share = sh.Env()
 	}
-	env := make([]string, len(r.env), len(r.env)+len(share)+2)
+	env := make([]string, len(r.env), len(r.env)+len(share)+3)
 	copy(env, r.env)
 	env = append(env, share...)
+	if r.spec.SlotVar != "" {
+		env = append(env, r.spec.SlotVar+"="+strconv.Itoa(j.slot-1))
+	}
 	return append(env, "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot))
 }
 

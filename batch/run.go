@@ -60,6 +60,7 @@ type batchRun struct {
 	env      []string  // the jobs' environment, without their own variables
 
 	shareWarn sync.Once
+	hookMu    sync.Mutex // Spec.Before and Spec.Ended: one call at a time
 
 	paceMu    sync.Mutex // Delay: when the next job may start
 	nextStart time.Time
@@ -88,7 +89,9 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
-	if r.cmd, err = parseCommand(spec.Command); err != nil {
+	if spec.Argv {
+		r.cmd = &command{argvMode: true}
+	} else if r.cmd, err = parseCommand(spec.Command); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
 	}
 	defer func() {
@@ -133,7 +136,11 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	}
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)
-	r.env = jobBaseEnv(spec.Env, r.sched.keys)
+	drop := r.sched.keys
+	if spec.SlotVar != "" {
+		drop = append(drop[:len(drop):len(drop)], spec.SlotVar)
+	}
+	r.env = jobBaseEnv(spec.Env, drop)
 	return r, nil
 }
 
@@ -171,6 +178,8 @@ func (s *Spec) check() error {
 		return specErr("Tag", "tagging lines needs grouped or line-buffered output")
 	case s.Halt.When != HaltNever && s.Halt.Percent == 0 && s.Halt.Count < 1:
 		return specErr("Halt", "halt after %d jobs: want at least 1, or a percentage", s.Halt.Count)
+	case s.Argv && len(s.Command) > 0:
+		return specErr("Argv", "each input is its own command line (Argv): Command must be empty")
 	case s.Halt.Percent < 0 || s.Halt.Percent > 100:
 		return specErr("Halt", "halt at %v%% of the jobs: want more than 0 and at most 100", s.Halt.Percent)
 	}
@@ -344,6 +353,21 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 		return true
 	}
 	return false
+}
+
+// setHalted records that j's end made the batch stop (Spec.Ended), unless
+// something else did first.
+func (t *tally) setHalted(j *job) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.halted {
+		return
+	}
+	t.halted = true
+	t.haltExit = j.exit
+	if j.sig != 0 {
+		t.haltExit = 128 + j.sig
+	}
 }
 
 func (t *tally) summary() Summary {
