@@ -32,8 +32,9 @@ type job struct {
 	skip bool // resumed: not run; or never started because the batch is stopping
 	// startErr is why the command cannot start, known before trying
 	// (Spec.Argv: not found in PATH).
-	startErr error
-	dry      bool // dry run: printed, not run
+	startErr    error
+	endedCalled bool // Spec.Ended was told already (a job that could not start)
+	dry         bool // dry run: printed, not run
 }
 
 // passive handles an input that runs nothing (skipped by Resume, printed
@@ -84,12 +85,17 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	if r.tally.count(j, &r.spec.Halt, r.total()) {
 		r.halt(j)
 	}
-	if r.spec.Ended != nil && r.ended(j) {
-		r.tally.setHalted(j)
-		r.log.Debug("Ended: starting no more jobs, waiting for the running ones", "job", j.seq)
-		r.stopDispatch()
+	if r.spec.Ended != nil && !j.endedCalled && r.ended(j) {
+		r.stopOnEnded(j)
 	}
 	r.finish(j)
+}
+
+// stopOnEnded stops the batch because Spec.Ended said so after j.
+func (r *batchRun) stopOnEnded(j *job) {
+	r.tally.setHalted(j)
+	r.log.Debug("Ended: starting no more jobs, waiting for the running ones", "job", j.seq)
+	r.stopDispatch()
 }
 
 // ended tells Spec.Ended how j ended and returns what it says.
@@ -100,11 +106,17 @@ func (r *batchRun) ended(j *job) bool {
 	return r.spec.Ended(e)
 }
 
-// before asks Spec.Before whether j may start.
+// before asks Spec.Before whether j may start, and stops the batch if
+// it says so.
 func (r *batchRun) before(j *job) bool {
 	r.hookMu.Lock()
-	defer r.hookMu.Unlock()
-	return r.spec.Before(j.argv)
+	run, stop := r.spec.Before(j.argv)
+	r.hookMu.Unlock()
+	if stop {
+		r.log.Debug("Before: starting no more jobs, waiting for the running ones", "job", j.seq)
+		r.stopDispatch()
+	}
+	return run
 }
 
 // total is the number of jobs the batch runs, once every input is read;
@@ -121,7 +133,22 @@ func (r *batchRun) total() int {
 // never done (no watcher goroutine per job): they are stopped by
 // procs.stopAll (ctx, HaltNow, a closed output) and by a timer (Timeout).
 func (r *batchRun) attempt(j *job) {
+	// With Before or Ended, one start at a time, each decided before the
+	// next: a job that could not start has told Ended (which may stop the
+	// batch) before the next one asks Before or starts, as in xargs, which
+	// learns that its exec failed before it forks again.
+	locked := r.spec.Before != nil || r.spec.Ended != nil
+	if locked {
+		r.startMu.Lock()
+		if r.spec.Ended != nil && r.dispatchCtx.Err() != nil {
+			r.startMu.Unlock()
+			j.skip = true // the batch is stopping: taken, never started
+			r.tally.started.Add(-1)
+			return
+		}
+	}
 	if r.spec.Before != nil && !r.before(j) {
+		r.startMu.Unlock()
 		j.skip = true
 		r.tally.started.Add(-1)
 		return
@@ -158,6 +185,16 @@ func (r *batchRun) attempt(j *job) {
 	}
 	if err == nil {
 		started, err = r.procs.start(j.slot, c)
+	}
+	if locked {
+		if !started && err != nil && r.spec.Ended != nil {
+			j.startErr, j.endedCalled = err, true
+			j.exit, j.sig = 127, 0
+			if r.ended(j) {
+				r.stopOnEnded(j)
+			}
+		}
+		r.startMu.Unlock()
 	}
 	// The Timeout timer stops the job unless Wait has returned; it fired
 	// only if it did so (fired is read after Wait, under tmu).
@@ -221,7 +258,7 @@ func (r *batchRun) attempt(j *job) {
 		case err == nil:
 			j.skip = true // never started: the batch is stopping; not logged
 		case r.spec.Ended != nil:
-			j.startErr = err // Ended says what it wants
+			// Ended was told, and says what it wants (see above).
 		default:
 			r.out.jobError(j, err)
 		}

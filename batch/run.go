@@ -61,6 +61,7 @@ type batchRun struct {
 
 	shareWarn sync.Once
 	hookMu    sync.Mutex // Spec.Before and Spec.Ended: one call at a time
+	startMu   sync.Mutex // with Before or Ended: one job's start decided at a time
 
 	paceMu    sync.Mutex // Delay: when the next job may start
 	nextStart time.Time

@@ -97,9 +97,10 @@ type Spec struct {
 	// counted from 0 (GNU xargs's --process-slot-var).
 	SlotVar string
 	// Before, if set, is called just before each job starts, one call at a
-	// time, with its command line (argv[0] first); false skips the job: it
-	// does not run and does not count as started (xargs's -t and -p).
-	Before func(argv []string) bool
+	// time, with its command line (argv[0] first). run false skips the
+	// job: it does not run and does not count as started (xargs's -t and
+	// -p); stop true also stops the batch as Ended's true does.
+	Before func(argv []string) (run, stop bool)
 	// Ended, if set, is called as each job ends, one call at a time, with
 	// how it ended; true stops the batch as Halt with HaltSoon does: no new
 	// job starts, the running ones finish, and Summary.Halted is set. A job

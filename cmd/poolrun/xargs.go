@@ -106,6 +106,7 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	var tty *bufio.Reader
 	utf8Locale := localeIsUTF8("LC_CTYPE")
 	failed, stop := false, 0
+	fatalStatus := 0 // -p could not ask
 	name := o.command[0]
 	spec := batch.Spec{
 		Argv:     true,
@@ -116,6 +117,7 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 		Stdout:   stdout,
 		Stderr:   stderr,
 		Output:   batch.Ungrouped,
+		Logger:   newLogger(),
 	}
 	switch {
 	case o.procs == 0:
@@ -129,7 +131,7 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 		spec.Output = batch.Grouped
 	}
 	if o.verbose {
-		spec.Before = func(argv []string) bool {
+		spec.Before = func(argv []string) (bool, bool) {
 			var line strings.Builder
 			for i, a := range argv {
 				if i > 0 {
@@ -140,24 +142,26 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 			if !o.interactive {
 				line.WriteByte('\n')
 				io.WriteString(stderr, line.String())
-				return true
+				return true, false
 			}
 			io.WriteString(stderr, line.String())
 			if tty == nil {
 				f, err := os.Open("/dev/tty")
 				if err != nil {
 					p.say("failed to open /dev/tty for reading: %s", errnoText(err))
-					os.Exit(1)
+					fatalStatus = 1
+					return false, true
 				}
 				tty = bufio.NewReader(f)
 			}
 			io.WriteString(stderr, "?...")
 			ans, err := tty.ReadString('\n')
-			if err != nil && ans == "" {
+			if err != nil {
 				p.say("Failed to read from standard input")
-				os.Exit(1)
+				fatalStatus = 1
+				return false, true
 			}
-			return ans != "" && (ans[0] == 'y' || ans[0] == 'Y')
+			return ans[0] == 'y' || ans[0] == 'Y', false
 		}
 	}
 	spec.Ended = func(e batch.JobEnd) bool {
@@ -220,6 +224,9 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	case err != nil:
 		p.say("%s", message(err))
 		return max(code, 1)
+	}
+	if fatalStatus != 0 {
+		return max(code, fatalStatus)
 	}
 	if stop != 0 {
 		if stop >= xargsExitCannot && failed {
