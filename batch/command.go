@@ -37,7 +37,10 @@ const shellPath = "/bin/sh"
 // parseCommand builds the command from the words after the flags. No words:
 // each input is a shell command. One word with shell syntax ("gzip {} &&
 // rm {}"): a shell script. Anything else: argv, run without a shell.
-func parseCommand(words []string) (*command, error) {
+func parseCommand(words []string) (*command, error) { return parseCommandWith(words, "") }
+
+// parseCommandWith is parseCommand with repl standing for {} (Spec.Replace).
+func parseCommandWith(words []string, repl string) (*command, error) {
 	c := &command{}
 	if len(words) == 0 {
 		c.shell, c.raw = true, true
@@ -48,7 +51,7 @@ func parseCommand(words []string) (*command, error) {
 	}
 	anyRepl := false
 	for _, w := range words {
-		t, err := parseTemplate(w)
+		t, err := parseTemplateWith(w, repl)
 		if err != nil {
 			return nil, err
 		}
@@ -116,6 +119,19 @@ func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 		case t.whole() && len(v.args) != 1:
 			for _, a := range v.args {
 				argv = append(argv, t.parts[0].kind.apply(a))
+			}
+		case !v.context && t.context && len(v.args) > 1:
+			// {} in a word with several arguments: the words the shell
+			// would make of it, as GNU parallel runs it (x{}y with a b
+			// is xa by: two words).
+			argv = t.splitRender(argv, v)
+		case v.context && t.context && len(v.args) > 1:
+			// Context replace: the word once per argument, each its own.
+			for _, a := range v.args {
+				one := jobVars{args: []string{a}, seq: v.seq, slot: v.slot}
+				b := t.render((*buf)[:0], &one, false)
+				*buf = b
+				argv = append(argv, string(b))
 			}
 		default:
 			b := t.render((*buf)[:0], v, false)
@@ -227,4 +243,51 @@ func lookPathExecvp(name, path string) (string, error) {
 func errorsIsPerm(err error) bool {
 	pe, ok := err.(*fs.PathError)
 	return ok && pe.Err == syscall.EACCES
+}
+
+// splitRender appends the words t makes with several arguments where
+// each {} stands for all of them, one word apiece: the text before {}
+// joins the first, the text after it the last.
+func (t *template) splitRender(argv []string, v *jobVars) []string {
+	var cur []byte
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.kind == pLit || p.col > 0 || p.kind == pSeq || p.kind == pSlot {
+			cur = renderParts(cur, t.parts[i:i+1], v, false)
+			continue
+		}
+		for k, a := range v.args {
+			if k > 0 {
+				argv = append(argv, string(cur))
+				cur = cur[:0]
+			}
+			cur = append(cur, p.kind.apply(a)...)
+		}
+	}
+	return append(argv, string(cur))
+}
+
+// shellLen is the size of the job's command line as GNU parallel sizes
+// it for -s: the shell script, each replacement quoted, the words joined
+// with spaces (what it would run under sh).
+func (c *command) shellLen(v *jobVars, buf *[]byte) int {
+	if c.raw || c.shell {
+		_, argv := c.build(v, buf)
+		return len(argv[len(argv)-1])
+	}
+	b := (*buf)[:0]
+	for i := range c.args {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = c.args[i].render(b, v, true)
+	}
+	if c.appendIn {
+		for _, a := range v.args {
+			b = append(b, ' ')
+			b = appendShellQuote(b, a)
+		}
+	}
+	*buf = b
+	return len(b)
 }

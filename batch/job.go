@@ -48,7 +48,7 @@ func (r *batchRun) passive(it item, slot int) bool {
 	if r.spec.DryRun {
 		j := &job{seq: it.seq, input: it.input(), args: it.args, dry: true, slot: slot}
 		var buf []byte
-		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot}, &buf)
+		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}, &buf)
 		r.finish(j)
 		return true
 	}
@@ -59,7 +59,7 @@ func (r *batchRun) passive(it item, slot int) bool {
 // printing and records.
 func (r *batchRun) runJob(w *slotWorker, it item) {
 	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
-	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot}, &w.buf)
+	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}, &w.buf)
 	if r.cmd.argvMode {
 		j.startErr = r.cmd.lookErr(j.argv[0])
 	}

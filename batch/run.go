@@ -92,7 +92,7 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	}
 	if spec.Argv {
 		r.cmd = &command{argvMode: true}
-	} else if r.cmd, err = parseCommand(spec.Command); err != nil {
+	} else if r.cmd, err = parseCommandWith(spec.Command, spec.Replace); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
 	}
 	defer func() {
@@ -179,6 +179,8 @@ func (s *Spec) check() error {
 		return specErr("Tag", "tagging lines needs grouped or line-buffered output")
 	case s.Halt.When != HaltNever && s.Halt.Percent == 0 && s.Halt.Count < 1:
 		return specErr("Halt", "halt after %d jobs: want at least 1, or a percentage", s.Halt.Count)
+	case s.Pack != nil && (s.Pack.MaxInputs < 0 || s.Pack.MaxChars < 0):
+		return specErr("Pack", "packing with a negative limit (%d inputs, %d bytes)", s.Pack.MaxInputs, s.Pack.MaxChars)
 	case s.Argv && len(s.Command) > 0:
 		return specErr("Argv", "each input is its own command line (Argv): Command must be empty")
 	case s.Halt.Percent < 0 || s.Halt.Percent > 100:
@@ -191,7 +193,11 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
 	defer r.stopDispatch()
 	r.begin = time.Now()
-	in := r.sched.feed(r.inputs())
+	src := r.inputs()
+	if r.spec.Pack != nil {
+		src = newPackSource(src, *r.spec.Pack, r.cmd, r.sched.limit)
+	}
+	in := r.sched.feed(src)
 	defer in.stop()
 
 	var g run.Group

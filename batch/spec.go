@@ -22,6 +22,13 @@ type Spec struct {
 	Command []string
 	// Inputs yields one input per job. nil: the lines of Stdin.
 	Inputs Source
+	// Pack, if set, puts as many inputs into each job as fit (GNU
+	// parallel's -m, -X, --xargs, -s, -N, -L).
+	Pack *Packing
+	// Replace, if set, is the string that stands for the input in Command
+	// instead of {} (GNU parallel's -I); {} is then plain text. The other
+	// replacement strings ({.} {#} ...) are unchanged.
+	Replace string
 
 	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
 	// set or inherited, else the number of CPUs. AsManyAsPossible: as

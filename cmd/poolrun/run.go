@@ -27,6 +27,8 @@ func runBatch(o *options, log hclog.Logger) int {
 	spec := batch.Spec{
 		Command:   commandWords(o.command, o.quote),
 		Inputs:    src,
+		Pack:      o.packing(),
+		Replace:   o.pack.replace,
 		KeepOrder: o.keepOrder,
 		Tag:       o.tag,
 		Results:   o.results,
@@ -98,6 +100,7 @@ func runBatch(o *options, log hclog.Logger) int {
 
 	sum, err := batch.Run(ctx, spec)
 	var se *batch.SpecError
+	var tl *batch.TooLongError
 	switch {
 	case got.load() != 0:
 		return 128 + int(got.load())
@@ -105,6 +108,10 @@ func runBatch(o *options, log hclog.Logger) int {
 		return 128 + int(syscall.SIGPIPE)
 	case errors.As(err, &se):
 		return fail(usagef("%s", message(err)))
+	case errors.As(err, &tl):
+		// GNU parallel's words (-s, -m, -X).
+		fmt.Fprintf(os.Stderr, "poolrun: Error: Command line too long (%d >= %d) at input 0: %s\n", tl.Len, tl.Max, tl.Input)
+		return 255
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "poolrun: %s\n", message(err))
 		return 255
@@ -242,6 +249,7 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 			files = append(files, f)
 			src = batch.Lines(spec.file, f, o.delim)
 		}
+		src = o.shapeSource(src)
 		if o.colsep != nil {
 			src = batch.Columns(src, o.colsep)
 		}
@@ -259,10 +267,14 @@ func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
 			srcs = append(srcs, batch.Zip(g...))
 		}
 	}
-	if o.link {
-		return batch.Group(batch.Link(srcs...), o.maxArgs), files, nil
+	group := o.maxArgs
+	if o.packing() != nil {
+		group = 1 // the engine packs them (Spec.Pack)
 	}
-	return batch.Group(batch.Product(srcs...), o.maxArgs), files, nil
+	if o.link {
+		return batch.Group(batch.Link(srcs...), group), files, nil
+	}
+	return batch.Group(batch.Product(srcs...), group), files, nil
 }
 
 // openInputFile opens an -a or :::: file.
