@@ -14,14 +14,14 @@ type Packing struct {
 	// MaxInputs is the most inputs a job takes; 0: as many as fit.
 	MaxInputs int
 	// MaxChars is the size a job's command line stays under (GNU
-	// parallel's -s: a line fits if it is shorter); 0: no limit. An input
+	// parallel's -s: a line fits if it is shorter); 0: DefaultMaxChars. An input
 	// whose command line alone does not fit stops the batch with a
 	// *TooLongError.
 	MaxChars int
-	// Spread, when the inputs are few (all of them fit in fewer full
-	// lines than there are job slots), deals them evenly over the slots
-	// instead of filling the first lines: ceil(inputs/slots) each (GNU
-	// parallel's -m and -X; --xargs fills lines).
+	// Spread deals the inputs of the line that takes the last of them
+	// evenly over the job slots, ceil(n/slots) a line, rather than
+	// leaving the other slots idle (GNU parallel's -m and -X; --xargs
+	// fills lines): -j 4 -m over 6 short inputs runs 2, 2, 2.
 	Spread bool
 	// Context repeats each word of the command that holds {} (or one of
 	// its modifiers) once per argument of a job with several inputs: -X
@@ -31,20 +31,21 @@ type Packing struct {
 }
 
 // DefaultMaxChars is the command line size Packing stays under when its
-// MaxChars is 0 but its inputs are unlimited: Linux takes at most 128 KiB
-// in one argument (MAX_ARG_STRLEN), and a shell command is one (sh -c
-// SCRIPT); 2 KiB are left for the rest, as POSIX asks of xargs.
-const DefaultMaxChars = 128*1024 - 2048
+// MaxChars is 0: GNU parallel's on Linux, half of what is left of the
+// longest line sh -c takes (130329 bytes: one argument is at most 128
+// KiB) once 3000 bytes are set aside: (130329-3000)/2.
+const DefaultMaxChars = 63664
 
 // TooLongError is an input whose command line alone is too long for
 // Packing.MaxChars: nothing runs for it, and the batch stops.
 type TooLongError struct {
 	Len, Max int    // the command line's size, and the limit it is not under
-	Input    string // the input, its arguments joined with spaces
+	Input    string // the input, its arguments joined with spaces (50 bytes at most, then ...)
+	Index    int    // how many inputs came before it
 }
 
 func (e *TooLongError) Error() string {
-	return fmt.Sprintf("batch: command line too long (%d >= %d) at input 0: %s", e.Len, e.Max, e.Input)
+	return fmt.Sprintf("batch: command line too long (%d >= %d) at input %d: %s", e.Len, e.Max, e.Index, e.Input)
 }
 
 // packed is one job's arguments and how many inputs they came from.
@@ -62,15 +63,16 @@ type packSource struct {
 	slots int
 
 	buf     [][]string // inputs read ahead
+	read    int        // inputs read from src
 	eof     bool
 	err     error
-	spreadN int // Spread: inputs per job, once known (0: fill lines)
-	started bool
+	spread  bool // Spread: done (once, at the line that took the last inputs)
+	spreadN int  // Spread: inputs per job from then on (0: fill lines)
 	scratch []byte
 }
 
 func newPackSource(src Source, p Packing, cmd *command, slots int) *packSource {
-	if p.MaxChars <= 0 && p.MaxInputs == 0 {
+	if p.MaxChars <= 0 {
 		p.MaxChars = DefaultMaxChars
 	}
 	return &packSource{src: src, p: p, cmd: cmd, slots: slots}
@@ -94,6 +96,7 @@ func (s *packSource) fill(n int) {
 			return
 		}
 		s.buf = append(s.buf, in)
+		s.read++
 	}
 }
 
@@ -109,12 +112,6 @@ func (s *packSource) lineLen(inputs [][]string, multi bool) int {
 }
 
 func (s *packSource) nextPacked() (packed, error) {
-	if !s.started {
-		s.started = true
-		if s.p.Spread && s.slots > 1 {
-			s.planSpread()
-		}
-	}
 	s.fill(1)
 	if len(s.buf) == 0 {
 		if s.err != nil {
@@ -127,38 +124,47 @@ func (s *packSource) nextPacked() (packed, error) {
 		limit = s.spreadN
 	}
 	first := s.buf[0]
-	if s.p.MaxChars > 0 {
-		if n := s.lineLen(s.buf[:1], false); n >= s.p.MaxChars {
-			return packed{}, &TooLongError{Len: n, Max: s.p.MaxChars, Input: strings.Join(first, " ")}
+	if n := s.lineLen(s.buf[:1], false); n >= s.p.MaxChars {
+		in := strings.Join(first, " ")
+		if len(in) > 50 {
+			in = in[:50] + "..."
 		}
+		return packed{}, &TooLongError{Len: n, Max: s.p.MaxChars, Input: in, Index: s.read - len(s.buf)}
 	}
 	// The line's size is affine in the inputs (each adds its words), so
 	// it is followed with two renders per input, not one of the whole
-	// line per input: size(k inputs) = base + sum of each one's cost.
-	total := 0
-	if s.p.MaxChars > 0 {
-		total = s.lineLen(s.buf[:1], true)
-	}
+	// line per input.
+	total := s.lineLen(s.buf[:1], true)
 	n := 1
 	for limit == 0 || n < limit {
 		s.fill(n + 1)
 		if len(s.buf) <= n {
 			break
 		}
-		if s.p.MaxChars > 0 {
-			in := s.buf[n]
-			cost := s.lineLen([][]string{in, in}, true) - s.lineLen([][]string{in}, true)
-			if total+cost >= s.p.MaxChars {
-				break
-			}
-			total += cost
+		in := s.buf[n]
+		cost := s.lineLen([][]string{in, in}, true) - s.lineLen([][]string{in}, true)
+		if total+cost >= s.p.MaxChars {
+			break
 		}
+		total += cost
 		n++
 	}
 	// The model is exact for commands whose words each depend on one
 	// input; make sure anyway.
-	for s.p.MaxChars > 0 && n > 1 && s.lineLen(s.buf[:n], true) >= s.p.MaxChars {
+	for n > 1 && s.lineLen(s.buf[:n], true) >= s.p.MaxChars {
 		n--
+	}
+	if s.p.Spread && !s.spread && s.slots > 0 {
+		// GNU parallel's -m and -X: the line that takes the last inputs
+		// is dealt over the job slots, ceil(n/slots) a line from then on.
+		s.fill(n + 1)
+		if s.eof && len(s.buf) == n {
+			s.spread = true
+			if n > 1 {
+				s.spreadN = (n + s.slots - 1) / s.slots
+				n = s.spreadN
+			}
+		}
 	}
 	pk := packed{inputs: n}
 	for _, in := range s.buf[:n] {
@@ -166,44 +172,6 @@ func (s *packSource) nextPacked() (packed, error) {
 	}
 	s.buf = s.buf[n:]
 	return pk, nil
-}
-
-// planSpread reads ahead as many inputs as the slots' full lines would
-// take; if the input ends first, it deals them evenly over the slots.
-func (s *packSource) planSpread() {
-	// Enough for every slot to have a full line, if lines were as long
-	// as the first inputs make them.
-	want := s.slots * 2
-	for {
-		s.fill(want)
-		if s.eof || len(s.buf) < want {
-			break
-		}
-		if s.fullLines(s.buf) >= s.slots {
-			return // plenty: fill lines
-		}
-		want *= 2
-	}
-	if len(s.buf) > 0 && s.fullLines(s.buf) < s.slots+1 {
-		s.spreadN = (len(s.buf) + s.slots - 1) / s.slots
-	}
-}
-
-// fullLines is how many lines the inputs fill under the limits (a
-// fraction rounded down).
-func (s *packSource) fullLines(inputs [][]string) int {
-	lines := 0
-	if s.p.MaxInputs > 0 {
-		lines = len(inputs) / s.p.MaxInputs
-	}
-	if s.p.MaxChars > 0 && len(inputs) > 0 {
-		size := 0
-		for _, in := range inputs {
-			size += s.lineLen([][]string{in, in}, true) - s.lineLen([][]string{in}, true)
-		}
-		lines = max(lines, size/s.p.MaxChars)
-	}
-	return lines
 }
 
 // SkipBlank is src without the inputs whose arguments are all empty or

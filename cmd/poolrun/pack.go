@@ -62,9 +62,6 @@ func (o *options) packing() *batch.Packing {
 	switch {
 	case p.mode == 'X' || p.mode == 'm':
 		max := p.maxChars
-		if max == 0 {
-			max = batch.DefaultMaxChars
-		}
 		inputs := o.maxArgs
 		if p.maxLines > 0 {
 			inputs = p.maxLines
@@ -72,11 +69,7 @@ func (o *options) packing() *batch.Packing {
 		// -m joins unless -N asks for context replace.
 		return &batch.Packing{MaxInputs: inputs, MaxChars: max, Spread: true, Context: p.mode == 'X' || p.contextN}
 	case p.mode == 'x':
-		max := p.maxChars
-		if max == 0 {
-			max = batch.DefaultMaxChars
-		}
-		return &batch.Packing{MaxInputs: o.maxArgs, MaxChars: max, Context: p.contextN}
+		return &batch.Packing{MaxInputs: o.maxArgs, MaxChars: p.maxChars, Context: p.contextN}
 	case p.maxLines > 0:
 		// -L N implies -X (without filling lines): N lines a job.
 		return &batch.Packing{MaxInputs: p.maxLines, MaxChars: p.maxChars, Context: true}

@@ -110,7 +110,7 @@ func runBatch(o *options, log hclog.Logger) int {
 		return fail(usagef("%s", message(err)))
 	case errors.As(err, &tl):
 		// GNU parallel's words (-s, -m, -X).
-		fmt.Fprintf(os.Stderr, "poolrun: Error: Command line too long (%d >= %d) at input 0: %s\n", tl.Len, tl.Max, tl.Input)
+		fmt.Fprintf(os.Stderr, "poolrun: Error: Command line too long (%d >= %d) at input %d: %s\n", tl.Len, tl.Max, tl.Index, tl.Input)
 		return 255
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "poolrun: %s\n", message(err))
