@@ -2,10 +2,15 @@ package batch
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // command is how each job's process is built from its input: parsed
@@ -20,6 +25,15 @@ type command struct {
 
 	shellPath string // the shell that runs shell commands
 	shellName string // its argv[0]
+
+	argvMode bool     // Spec.Argv: each input is the argv
+	looked   sync.Map // argvMode: program name → lookResult
+}
+
+// lookResult is a program looked up in PATH (Spec.Argv).
+type lookResult struct {
+	path string
+	err  error
 }
 
 // defaultShell runs shell commands when Spec.Shell is not set.
@@ -27,14 +41,15 @@ const defaultShell = "/bin/sh"
 
 // parseCommand builds the command from the words after the flags, for
 // /bin/sh and this process's environment.
-func parseCommand(words []string) (*command, error) { return parseCommandFor(words, "", nil) }
+func parseCommand(words []string) (*command, error) { return parseCommandFor(words, "", nil, "") }
 
 // parseCommandFor builds the command from the words after the flags. No
 // words: each input is a shell command. One word with shell syntax
 // ("gzip {} && rm {}"), or a first word that is a shell builtin or a
 // function exported in env (nil: this process's): a shell script run by
-// shell ("": /bin/sh). Anything else: argv, run without a shell.
-func parseCommandFor(words []string, shell string, env []string) (*command, error) {
+// shell ("": /bin/sh). Anything else: argv, run without a shell. repl,
+// if set, stands for {} (Spec.Replace).
+func parseCommandFor(words []string, shell string, env []string, repl string) (*command, error) {
 	if shell == "" {
 		shell = defaultShell
 	}
@@ -51,7 +66,7 @@ func parseCommandFor(words []string, shell string, env []string) (*command, erro
 	}
 	anyRepl := false
 	for _, w := range words {
-		t, err := parseTemplate(w)
+		t, err := parseTemplateWith(w, repl)
 		if err != nil {
 			return nil, err
 		}
@@ -85,6 +100,13 @@ func parseCommandFor(words []string, shell string, env []string) (*command, erro
 // build returns the program and its argv (argv[0] included) for one job.
 // buf is scratch space reused between calls.
 func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
+	if c.argvMode {
+		argv = append([]string(nil), v.args...)
+		if len(argv) == 0 {
+			argv = []string{""}
+		}
+		return c.look(argv[0]).path, argv
+	}
 	if c.raw {
 		return c.shellPath, []string{c.shellName, "-c", strings.Join(v.args, " ")}
 	}
@@ -112,6 +134,19 @@ func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 		case t.whole() && len(v.args) != 1:
 			for _, a := range v.args {
 				argv = append(argv, t.parts[0].kind.apply(a))
+			}
+		case !v.context && t.context && len(v.args) > 1:
+			// {} in a word with several arguments: the words the shell
+			// would make of it, as GNU parallel runs it (x{}y with a b
+			// is xa by: two words).
+			argv = t.splitRender(argv, v)
+		case v.context && t.context && len(v.args) > 1:
+			// Context replace: the word once per argument, each its own.
+			for _, a := range v.args {
+				one := jobVars{args: []string{a}, seq: v.seq, slot: v.slot}
+				b := t.render((*buf)[:0], &one, false)
+				*buf = b
+				argv = append(argv, string(b))
 			}
 		default:
 			b := t.render((*buf)[:0], v, false)
@@ -179,4 +214,113 @@ func IsExportedFunction(name string, env []string) bool {
 		}
 	}
 	return false
+}
+
+// look finds name in PATH as execvp(3) does, once per name (Spec.Argv).
+func (c *command) look(name string) lookResult {
+	if r, ok := c.looked.Load(name); ok {
+		return r.(lookResult)
+	}
+	p, err := lookPathExecvp(name, os.Getenv("PATH"))
+	r := lookResult{path: p, err: err}
+	c.looked.Store(name, r)
+	return r
+}
+
+// lookErr is why name cannot be run, as far as PATH tells (Spec.Argv).
+func (c *command) lookErr(name string) error { return c.look(name).err }
+
+// lookPathExecvp finds a program as glibc's execvp does: a name with a
+// slash as it is (exec says what is wrong with it); else the first
+// executable regular file of that name in a PATH directory ("" is the
+// working directory; no PATH: /bin:/usr/bin). Not found is ENOENT, unless
+// a file of that name was there but could not be run: EACCES. Go's
+// exec.LookPath differs: it would find nothing where execvp meets a
+// non-executable file, and it refuses a program found in "." .
+func lookPathExecvp(name, path string) (string, error) {
+	if name == "" {
+		return name, &fs.PathError{Op: "exec", Path: name, Err: syscall.ENOENT}
+	}
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	if path == "" {
+		if _, set := os.LookupEnv("PATH"); !set {
+			path = "/bin:/usr/bin"
+		}
+	}
+	denied := false
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		st, err := os.Stat(p)
+		if err != nil {
+			if errorsIsPerm(err) {
+				denied = true
+			}
+			continue
+		}
+		if st.Mode().IsRegular() && unix.Access(p, unix.X_OK) == nil {
+			return p, nil
+		}
+		denied = true
+	}
+	if denied {
+		return name, &fs.PathError{Op: "exec", Path: name, Err: syscall.EACCES}
+	}
+	return name, &fs.PathError{Op: "exec", Path: name, Err: syscall.ENOENT}
+}
+
+func errorsIsPerm(err error) bool {
+	pe, ok := err.(*fs.PathError)
+	return ok && pe.Err == syscall.EACCES
+}
+
+// splitRender appends the words t makes with several arguments where
+// each {} stands for all of them, one word apiece: the text before {}
+// joins the first, the text after it the last.
+func (t *template) splitRender(argv []string, v *jobVars) []string {
+	var cur []byte
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.kind == pLit || p.col > 0 || p.kind == pSeq || p.kind == pSlot {
+			cur = renderParts(cur, t.parts[i:i+1], v, false)
+			continue
+		}
+		for k, a := range v.args {
+			if k > 0 {
+				argv = append(argv, string(cur))
+				cur = cur[:0]
+			}
+			cur = append(cur, p.kind.apply(a)...)
+		}
+	}
+	return append(argv, string(cur))
+}
+
+// shellLen is the size of the job's command line as GNU parallel sizes
+// it for -s: the shell script, each replacement quoted, the words joined
+// with spaces (what it would run under sh).
+func (c *command) shellLen(v *jobVars, buf *[]byte) int {
+	if c.raw || c.shell {
+		_, argv := c.build(v, buf)
+		return len(argv[len(argv)-1])
+	}
+	b := (*buf)[:0]
+	for i := range c.args {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = c.args[i].render(b, v, true)
+	}
+	if c.appendIn {
+		for _, a := range v.args {
+			b = append(b, ' ')
+			b = appendShellQuote(b, a)
+		}
+	}
+	*buf = b
+	return len(b)
 }

@@ -31,7 +31,11 @@ type job struct {
 	file     string // Files: where its stdout was saved
 
 	skip bool // resumed: not run; or never started because the batch is stopping
-	dry  bool // dry run: printed, not run
+	// startErr is why the command cannot start, known before trying
+	// (Spec.Argv: not found in PATH).
+	startErr    error
+	endedCalled bool // Spec.Ended was told already (a job that could not start)
+	dry         bool // dry run: printed, not run
 }
 
 // passive handles an input that runs nothing (skipped by Resume, printed
@@ -45,7 +49,7 @@ func (r *batchRun) passive(it item, slot int) bool {
 	if r.spec.DryRun {
 		j := &job{seq: it.seq, input: it.input(), args: it.args, dry: true, slot: slot}
 		var buf []byte
-		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot}, &buf)
+		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}, &buf)
 		r.finish(j)
 		return true
 	}
@@ -56,7 +60,10 @@ func (r *batchRun) passive(it item, slot int) bool {
 // printing and records.
 func (r *batchRun) runJob(w *slotWorker, it item) {
 	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
-	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot}, &w.buf)
+	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}, &w.buf)
+	if r.cmd.argvMode {
+		j.startErr = r.cmd.lookErr(j.argv[0])
+	}
 	r.tally.started.Add(1)
 	r.tally.running.Add(1)
 	defer r.tally.running.Add(-1)
@@ -82,7 +89,38 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	if r.tally.count(j, &r.spec.Halt, r.total()) {
 		r.halt(j)
 	}
+	if r.spec.Ended != nil && !j.endedCalled && r.ended(j) {
+		r.stopOnEnded(j)
+	}
 	r.finish(j)
+}
+
+// stopOnEnded stops the batch because Spec.Ended said so after j.
+func (r *batchRun) stopOnEnded(j *job) {
+	r.tally.setHalted(j)
+	r.log.Debug("Ended: starting no more jobs, waiting for the running ones", "job", j.seq)
+	r.stopDispatch()
+}
+
+// ended tells Spec.Ended how j ended and returns what it says.
+func (r *batchRun) ended(j *job) bool {
+	e := JobEnd{Seq: j.seq, Argv: j.argv, Exit: j.exit, Signal: j.sig, StartErr: j.startErr}
+	r.hookMu.Lock()
+	defer r.hookMu.Unlock()
+	return r.spec.Ended(e)
+}
+
+// before asks Spec.Before whether j may start, and stops the batch if
+// it says so.
+func (r *batchRun) before(j *job) bool {
+	r.hookMu.Lock()
+	run, stop := r.spec.Before(j.argv)
+	r.hookMu.Unlock()
+	if stop {
+		r.log.Debug("Before: starting no more jobs, waiting for the running ones", "job", j.seq)
+		r.stopDispatch()
+	}
+	return run
 }
 
 // total is the number of jobs the batch runs, once every input is read;
@@ -99,10 +137,33 @@ func (r *batchRun) total() int {
 // never done (no watcher goroutine per job): they are stopped by
 // procs.stopAll (ctx, HaltNow, a closed output) and by a timer (Timeout).
 func (r *batchRun) attempt(j *job) {
+	// With Before or Ended, one start at a time, each decided before the
+	// next: a job that could not start has told Ended (which may stop the
+	// batch) before the next one asks Before or starts, as in xargs, which
+	// learns that its exec failed before it forks again.
+	locked := r.spec.Before != nil || r.spec.Ended != nil
+	if locked {
+		r.startMu.Lock()
+		if r.spec.Ended != nil && r.dispatchCtx.Err() != nil {
+			r.startMu.Unlock()
+			j.skip = true // the batch is stopping: taken, never started
+			r.tally.started.Add(-1)
+			return
+		}
+	}
+	if r.spec.Before != nil && !r.before(j) {
+		r.startMu.Unlock()
+		j.skip = true
+		r.tally.started.Add(-1)
+		return
+	}
 	c := spawn.Command(context.Background(), j.path, j.argv[1:]...)
 	c.Args[0] = j.argv[0]
 	c.Env = r.jobEnv(j)
 	c.Stdin = r.devNull
+	if r.spec.JobStdin != nil {
+		c.Stdin = r.spec.JobStdin
+	}
 	c.WaitDelay = r.spec.WaitDelay
 	c.Dir = r.spec.Dir
 	var err error
@@ -125,9 +186,22 @@ func (r *batchRun) attempt(j *job) {
 	j.start = time.Now()
 	started := false
 	if err == nil {
+		err = j.startErr
+	}
+	if err == nil {
 		started, err = r.procs.start(j.slot, c)
 	}
 	r.paced(j.start)
+	if locked {
+		if !started && err != nil && r.spec.Ended != nil {
+			j.startErr, j.endedCalled = err, true
+			j.exit, j.sig = 127, 0
+			if r.ended(j) {
+				r.stopOnEnded(j)
+			}
+		}
+		r.startMu.Unlock()
+	}
 	// The Timeout timer stops the job unless Wait has returned; it fired
 	// only if it did so (fired is read after Wait, under tmu).
 	var (
@@ -186,9 +260,12 @@ func (r *batchRun) attempt(j *job) {
 	} else {
 		// Not started: the command could not be run, or Run is stopping.
 		j.exit, j.failed = 127, true
-		if err == nil {
+		switch {
+		case err == nil:
 			j.skip = true // never started: the batch is stopping; not logged
-		} else {
+		case r.spec.Ended != nil:
+			// Ended was told, and says what it wants (see above).
+		default:
 			r.out.jobError(j, err)
 		}
 	}
@@ -209,9 +286,12 @@ func (r *batchRun) jobEnv(j *job) []string {
 	if sh := r.sched.share(j.slot); sh != nil {
 		share = sh.Env()
 	}
-	env := make([]string, len(r.env), len(r.env)+len(share)+2)
+	env := make([]string, len(r.env), len(r.env)+len(share)+3)
 	copy(env, r.env)
 	env = append(env, share...)
+	if r.spec.SlotVar != "" {
+		env = append(env, r.spec.SlotVar+"="+strconv.Itoa(j.slot-1))
+	}
 	return append(env, "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot))
 }
 

@@ -62,6 +62,8 @@ type batchRun struct {
 	env      []string  // the jobs' environment, without their own variables
 
 	shareWarn sync.Once
+	hookMu    sync.Mutex // Spec.Before and Spec.Ended: one call at a time
+	startMu   sync.Mutex // with Before or Ended: one job's start decided at a time
 
 	paceMu    sync.Mutex // Delay: when the next job may start
 	nextStart time.Time
@@ -90,7 +92,9 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
-	if r.cmd, err = parseCommandFor(spec.Command, spec.Shell, spec.Env); err != nil {
+	if spec.Argv {
+		r.cmd = &command{argvMode: true}
+	} else if r.cmd, err = parseCommandFor(spec.Command, spec.Shell, spec.Env, spec.Replace); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
 	}
 	if spec.TagString != "" {
@@ -142,7 +146,11 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	}
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)
-	r.env = jobBaseEnv(spec.Env, r.sched.keys)
+	drop := r.sched.keys
+	if spec.SlotVar != "" {
+		drop = append(drop[:len(drop):len(drop)], spec.SlotVar)
+	}
+	r.env = jobBaseEnv(spec.Env, drop)
 	return r, nil
 }
 
@@ -182,6 +190,10 @@ func (s *Spec) check() error {
 		return specErr("Files", "the outputs go to files of their own (Files) or to Results, not both")
 	case s.Halt.When != HaltNever && s.Halt.Percent == 0 && s.Halt.Count < 1:
 		return specErr("Halt", "halt after %d jobs: want at least 1, or a percentage", s.Halt.Count)
+	case s.Pack != nil && (s.Pack.MaxInputs < 0 || s.Pack.MaxChars < 0):
+		return specErr("Pack", "packing with a negative limit (%d inputs, %d bytes)", s.Pack.MaxInputs, s.Pack.MaxChars)
+	case s.Argv && len(s.Command) > 0:
+		return specErr("Argv", "each input is its own command line (Argv): Command must be empty")
 	case s.Halt.Percent < 0 || s.Halt.Percent > 100:
 		return specErr("Halt", "halt at %v%% of the jobs: want more than 0 and at most 100", s.Halt.Percent)
 	}
@@ -192,7 +204,11 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
 	defer r.stopDispatch()
 	r.begin = time.Now()
-	in := r.sched.feed(r.inputs())
+	src := r.inputs()
+	if r.spec.Pack != nil {
+		src = newPackSource(src, *r.spec.Pack, r.cmd, r.sched.limit)
+	}
+	in := r.sched.feed(src)
 	defer in.stop()
 
 	var g run.Group
@@ -355,6 +371,21 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 		return true
 	}
 	return false
+}
+
+// setHalted records that j's end made the batch stop (Spec.Ended), unless
+// something else did first.
+func (t *tally) setHalted(j *job) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.halted {
+		return
+	}
+	t.halted = true
+	t.haltExit = j.exit
+	if j.sig != 0 {
+		t.haltExit = 128 + j.sig
+	}
 }
 
 func (t *tally) summary() Summary {

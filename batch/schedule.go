@@ -94,6 +94,8 @@ func (s *scheduler) close() {
 type item struct {
 	seq  int
 	args []string
+	// context: several inputs packed into the job (Packing.Context).
+	context bool
 }
 
 // input is the arguments as one string: {}, --tag.
@@ -130,8 +132,18 @@ func (s *scheduler) feed(src Source) *feed {
 func (f *feed) read(src Source) {
 	defer close(f.ch)
 	defer f.eof.Store(true)
+	ps, _ := src.(*packSource)
 	for seq := 1; ; seq++ {
-		args, err := src.Next()
+		var args []string
+		var err error
+		context := false
+		if ps != nil {
+			var pk packed
+			pk, err = ps.nextPacked()
+			args, context = pk.args, ps.p.Context && pk.inputs > 1
+		} else {
+			args, err = src.Next()
+		}
 		if err == io.EOF {
 			return
 		}
@@ -141,7 +153,7 @@ func (f *feed) read(src Source) {
 		}
 		f.count.Add(1)
 		select {
-		case f.ch <- item{seq: seq, args: args}:
+		case f.ch <- item{seq: seq, args: args, context: context}:
 		case <-f.quit:
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +26,13 @@ type Spec struct {
 	Shell string
 	// Inputs yields one input per job. nil: the lines of Stdin.
 	Inputs Source
+	// Pack, if set, puts as many inputs into each job as fit (GNU
+	// parallel's -m, -X, --xargs, -s, -N, -L).
+	Pack *Packing
+	// Replace, if set, is the string that stands for the input in Command
+	// instead of {} (GNU parallel's -I); {} is then plain text. The other
+	// replacement strings ({.} {#} ...) are unchanged.
+	Replace string
 
 	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
 	// set or inherited, else the number of CPUs. AsManyAsPossible: as
@@ -115,6 +123,43 @@ type Spec struct {
 	Env []string
 	// Logger gets the engine's logs. nil: none.
 	Logger hclog.Logger
+
+	// Argv makes each input the whole command line of its job, word by
+	// word: run directly, argv[0] looked up in PATH as execvp(3) does, no
+	// shell and no replacement strings. Command must be empty. GNU xargs's
+	// personality builds its command lines itself and runs them so.
+	Argv bool
+	// JobStdin is the jobs' stdin. nil: /dev/null.
+	JobStdin *os.File
+	// SlotVar, if set, names a variable each job gets set to its slot
+	// counted from 0 (GNU xargs's --process-slot-var).
+	SlotVar string
+	// Before, if set, is called just before each job starts, one call at a
+	// time, with its command line (argv[0] first). run false skips the
+	// job: it does not run and does not count as started (xargs's -t and
+	// -p); stop true also stops the batch as Ended's true does.
+	Before func(argv []string) (run, stop bool)
+	// Ended, if set, is called as each job ends, one call at a time, with
+	// how it ended; true stops the batch as Halt with HaltSoon does: no new
+	// job starts, the running ones finish, and Summary.Halted is set. A job
+	// that could not start is reported to Ended alone (Run prints nothing
+	// of its own for it). It is how xargs's rules (stop on exit 255, on a
+	// signal, on a command that cannot run) are built.
+	Ended func(JobEnd) (stop bool)
+}
+
+// JobEnd is how one job ended, as Spec.Ended sees it.
+type JobEnd struct {
+	Seq  int      // the job's number, from 1
+	Argv []string // its command line
+	// Exit is its exit status; -1 if a signal killed it.
+	Exit int
+	// Signal is the signal that killed it; 0 if none.
+	Signal int
+	// StartErr is why the command could not start (then Exit is 127):
+	// errors.Is(StartErr, fs.ErrNotExist) for a program not found,
+	// fs.ErrPermission for one that is not executable.
+	StartErr error
 }
 
 // AsManyAsPossible as Spec.Jobs runs as many jobs at once as the

@@ -11,6 +11,17 @@ import (
 type template struct {
 	parts []part
 	repl  bool // has at least one replacement string
+	// spans is parts split into words and the blanks between them, for
+	// context replace (Packing.Context); context: a word holds {} or one
+	// of its modifiers, and so is repeated for each argument.
+	spans   []span
+	context bool
+}
+
+// span is one word of a template, or a run of blanks between words.
+type span struct {
+	parts   []part
+	context bool
 }
 
 // part is literal text (kind 0) or a replacement string.
@@ -134,7 +145,14 @@ func replChar(c byte) bool {
 // parseTemplate splits s into literal text and replacement strings. It
 // fails on a '{' that ends the argument or starts an unterminated or
 // unknown replacement string, naming what is wrong.
-func parseTemplate(s string) (template, error) {
+func parseTemplate(s string) (template, error) { return parseTemplateWith(s, "") }
+
+// parseTemplateWith is parseTemplate with repl, if set, standing for {}
+// (GNU parallel's -I): {} is then plain text.
+func parseTemplateWith(s, repl string) (template, error) {
+	if repl != "" && repl != "{}" {
+		return parseCustom(s, repl)
+	}
 	var t template
 	lit := strings.Builder{}
 	var stack []byte // shell quoting at the start of lit
@@ -198,6 +216,62 @@ func parseTemplate(s string) (template, error) {
 	if lit.Len() > 0 || len(t.parts) == 0 {
 		t.parts = append(t.parts, part{kind: pLit, lit: lit.String()})
 	}
+	t.splitSpans()
+	return t, nil
+}
+
+// parseCustom parses s where repl stands for the input and {} is plain
+// text: each piece between repls is parsed for the other replacement
+// strings with "{}" kept as text.
+func parseCustom(s, repl string) (template, error) {
+	var t template
+	pieces := strings.Split(s, repl)
+	for i, piece := range pieces {
+		if i > 0 {
+			t.parts = append(t.parts, part{kind: pInput})
+			t.repl = true
+		}
+		for j, sub := range strings.Split(piece, "{}") {
+			if j > 0 {
+				t.parts = append(t.parts, part{kind: pLit, lit: "{}"})
+			}
+			if sub == "" {
+				continue
+			}
+			pt, err := parseTemplate(sub)
+			if err != nil {
+				return t, err
+			}
+			t.parts = append(t.parts, pt.parts...)
+			t.repl = t.repl || pt.repl
+		}
+	}
+	// Merge adjacent literals and redo the shell quoting states over the
+	// whole word (the pieces were scanned on their own).
+	var merged []part
+	for _, p := range t.parts {
+		if n := len(merged); n > 0 && p.kind == pLit && merged[n-1].kind == pLit {
+			merged[n-1].lit += p.lit
+			continue
+		}
+		merged = append(merged, p)
+	}
+	if len(merged) == 0 {
+		merged = []part{{kind: pLit}}
+	}
+	var stack []byte
+	esc := false
+	for i := range merged {
+		p := &merged[i]
+		if p.kind == pLit {
+			stack, esc = shellScan(stack, p.lit)
+			continue
+		}
+		p.q, p.esc = stateOf(stack), esc
+		esc = false
+	}
+	t.parts = merged
+	t.splitSpans()
 	return t, nil
 }
 
@@ -229,14 +303,89 @@ type jobVars struct {
 	args []string // the job's arguments: one per input source (several with ::: a ::: b)
 	seq  int
 	slot int
+	// context: the job holds several inputs (Packing.Context): a word
+	// with {} is repeated for each argument.
+	context bool
 }
 
 // render appends the template rendered for v to b; quote, if set, is
 // applied to each replacement (shell mode), each argument of {} quoted
 // on its own.
 func (t *template) render(b []byte, v *jobVars, quote bool) []byte {
-	for i := range t.parts {
-		p := &t.parts[i]
+	if v.context && t.context && len(v.args) > 1 {
+		return t.renderContext(b, v, quote)
+	}
+	return renderParts(b, t.parts, v, quote)
+}
+
+// renderContext renders the template with context replace (GNU
+// parallel's -X): each word that holds {} is repeated for each argument,
+// the copies separated by a space; the other words are rendered once.
+func (t *template) renderContext(b []byte, v *jobVars, quote bool) []byte {
+	for _, sp := range t.spans {
+		if !sp.context {
+			b = renderParts(b, sp.parts, v, quote)
+			continue
+		}
+		for i, a := range v.args {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			one := jobVars{args: []string{a}, seq: v.seq, slot: v.slot}
+			b = renderParts(b, sp.parts, &one, quote)
+		}
+	}
+	return b
+}
+
+// splitSpans splits t's parts into words and blanks (space, tab,
+// newline), as GNU parallel finds the word around a {} it repeats.
+func (t *template) splitSpans() {
+	var cur span
+	blank := false
+	flush := func() {
+		if len(cur.parts) > 0 {
+			t.spans = append(t.spans, cur)
+			t.context = t.context || cur.context
+		}
+		cur = span{}
+	}
+	for _, p := range t.parts {
+		if p.kind != pLit {
+			if blank {
+				flush()
+				blank = false
+			}
+			cur.parts = append(cur.parts, p)
+			if p.col == 0 && p.kind != pSeq && p.kind != pSlot {
+				cur.context = true
+			}
+			continue
+		}
+		lit := p.lit
+		for lit != "" {
+			isBlank := lit[0] == ' ' || lit[0] == '\t' || lit[0] == '\n'
+			n := 1
+			for n < len(lit) && (lit[n] == ' ' || lit[n] == '\t' || lit[n] == '\n') == isBlank {
+				n++
+			}
+			if isBlank != blank {
+				flush()
+				blank = isBlank
+			}
+			q := p
+			q.lit = lit[:n]
+			cur.parts = append(cur.parts, q)
+			lit = lit[n:]
+		}
+	}
+	flush()
+}
+
+// renderParts renders parts for v.
+func renderParts(b []byte, parts []part, v *jobVars, quote bool) []byte {
+	for i := range parts {
+		p := &parts[i]
 		switch p.kind {
 		case pLit:
 			b = append(b, p.lit...)

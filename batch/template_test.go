@@ -132,7 +132,8 @@ func FuzzParseTemplate(f *testing.F) {
 
 // With several arguments (::: a ::: b), {} is all of them: a word of its
 // own in a direct command becomes one word per argument, as the shell
-// would split it; in shell code each is quoted on its own; {N} is one.
+// would split it (x{}y: the first and the last get the text around it);
+// in shell code each is quoted on its own; {N} is one.
 func TestBuildSeveralArguments(t *testing.T) {
 	v := &jobVars{args: []string{"a.txt", "b c"}, seq: 1, slot: 1}
 	for _, c := range []struct {
@@ -141,7 +142,7 @@ func TestBuildSeveralArguments(t *testing.T) {
 	}{
 		{[]string{"echo", "{}"}, `["echo" "a.txt" "b c"]`},
 		{[]string{"echo", "{.}"}, `["echo" "a" "b c"]`},
-		{[]string{"echo", "x{}y"}, `["echo" "xa.txt b cy"]`},
+		{[]string{"echo", "x{}y"}, `["echo" "xa.txt" "b cy"]`}, // as sh splits x'a.txt' 'b c'y
 		{[]string{"echo"}, `["echo" "a.txt" "b c"]`},
 		{[]string{"echo", "{2}", "{1.}"}, `["echo" "b c" "a"]`},
 		{[]string{"echo {}"}, `["sh" "-c" "echo a.txt 'b c'"]`},

@@ -24,6 +24,7 @@ type options struct {
 	sources  []sourceSpec // -a files, then ::: and :::: sources, in order
 	link     bool         // --link: pair the sources up instead of the cartesian product
 	maxArgs  int          // -n, -N: inputs per job
+	pack     packOptions  // -X, -m, --xargs, -L, -s, -N: several inputs per job (pack.go)
 	colsep   *regexp.Regexp
 	delim    byte // input separator: '\n', 0 with -0, or -d
 	command  []string
@@ -119,6 +120,14 @@ var flagSpecs = []flagSpec{
 		o.maxArgs = n
 		return nil
 	}},
+	{[]string{"-X"}, "", func(o *options, _ string) error { o.pack.mode = 'X'; return nil }},
+	{[]string{"-m"}, "", func(o *options, _ string) error { o.pack.mode = 'm'; return nil }},
+	{[]string{"--xargs"}, "", func(o *options, _ string) error { o.pack.mode = 'x'; return nil }},
+	{[]string{"-L", "--max-lines"}, "N", setMaxLines},
+	{[]string{"-s", "--max-chars"}, "N", setMaxChars},
+	{[]string{"-I"}, "STR", setReplace},
+	{[]string{"-r", "--no-run-if-empty"}, "", func(o *options, _ string) error { o.pack.noRunIfEmpty = true; return nil }},
+	{[]string{"-E"}, "EOF", func(o *options, v string) error { o.pack.eof, o.pack.eofSet = v, true; return nil }},
 	{[]string{"-C", "--colsep"}, "REGEXP", func(o *options, v string) error {
 		re, err := regexp.Compile(v)
 		if err != nil || v == "" {
@@ -239,9 +248,31 @@ func parseFlags(args []string, specs []flagSpec, o *options) ([]string, error) {
 				name, val, hasVal = a[:2], a[2:], true
 			}
 		}
+		if len(a) > 2 && strings.HasPrefix(a, "-i") && !strings.HasPrefix(a, "--") {
+			name, val, hasVal = "-i", a[2:], true
+		}
+		if name == "--replace" || name == "-i" {
+			// GNU parallel's --replace[=STR], -i[STR]: an optional value,
+			// attached, or the next word if it is not a flag (Getopt's :s).
+			if !hasVal && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") && !o.isSourceSep(args[i+1]) {
+				val, hasVal = args[i+1], true
+				i++
+			}
+			if !hasVal {
+				val = "{}"
+			}
+			i++
+			if err := setReplace(o, val); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		f := lookupFlag(specs, name)
 		if f == nil {
 			return nil, usagef("unknown flag %s", a)
+		}
+		if name == "-N" || name == "--max-replace-args" {
+			o.pack.contextN = true
 		}
 		i++
 		if f.value == "" {

@@ -53,6 +53,23 @@ Inputs:
   -n, --max-args N      N inputs per job (-N, --max-replace-args too):
                         poolrun -n 2 echo ::: a b c
                         runs echo a b, then echo c; {1} {2} take them in turn
+  -m                    as many inputs per job as fit on the command line
+                        (-s), dealt evenly over the -j slots when they are
+                        few: poolrun -j 2 -m echo ::: 1 2 3  -> 1 2, 3
+  -X                    as -m, and a word with {} is repeated per input:
+                        poolrun -X echo x{}y ::: a b  -> echo xay xby
+  --xargs               as -m, filling each line (not spread over slots)
+  -s, --max-chars N     command lines shorter than N bytes (the shell line,
+                        quoted); with -m/-X/--xargs, -N, -L or alone
+  -L, --max-lines N     N input lines per job, each word with {} repeated
+                        per line (as -X)
+  -N N                  like -n, with a word with {} repeated per input
+  -I STR                STR stands for the input instead of {} (which is
+                        then plain text): poolrun -I XX echo XX ::: a
+  --replace[=STR], -i   the same, STR {} if not given
+  -r, --no-run-if-empty skip inputs that are empty or blank
+  -E EOF                an input EOF ends the inputs: poolrun -E b echo ::: a b c
+                        runs echo a only
   -C, --colsep REGEXP   split each input into columns, {1} {2} ...:
                         poolrun --colsep , echo {2} :::: table.csv
   --header :            the first line of each source names its columns,

@@ -47,6 +47,8 @@ func runBatch(o *options, log hclog.Logger) int {
 		Command:   command,
 		Shell:     shell,
 		Inputs:    src,
+		Pack:      o.packing(),
+		Replace:   o.pack.replace,
 		KeepOrder: o.keepOrder,
 		Tag:       o.tag,
 		TagString: tagString,
@@ -123,6 +125,7 @@ func runBatch(o *options, log hclog.Logger) int {
 
 	sum, err := batch.Run(ctx, spec)
 	var se *batch.SpecError
+	var tl *batch.TooLongError
 	switch {
 	case got.load() != 0:
 		return 128 + int(got.load())
@@ -130,6 +133,10 @@ func runBatch(o *options, log hclog.Logger) int {
 		return 128 + int(syscall.SIGPIPE)
 	case errors.As(err, &se):
 		return fail(usagef("%s", message(err)))
+	case errors.As(err, &tl):
+		// GNU parallel's words (-s, -m, -X).
+		fmt.Fprintf(os.Stderr, "poolrun: Error: Command line too long (%d >= %d) at input %d: %s\n", tl.Len, tl.Max, tl.Index, tl.Input)
+		return 255
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "poolrun: %s\n", message(err))
 		return 255
@@ -272,6 +279,7 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 			files = append(files, f)
 			src = batch.Lines(spec.file, f, o.delim)
 		}
+		src = o.shapeSource(src)
 		if colsep != nil {
 			src = batch.Columns(src, colsep)
 		}
@@ -318,7 +326,11 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 	if o.shuf {
 		src = shuffled(src)
 	}
-	return batch.Group(src, o.maxArgs), files, names, nil
+	group := o.maxArgs
+	if o.packing() != nil {
+		group = 1 // the engine packs them (Spec.Pack)
+	}
+	return batch.Group(src, group), files, names, nil
 }
 
 // tabs is the column separator --header implies without --colsep.
