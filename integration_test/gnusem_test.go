@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -371,5 +372,23 @@ func TestGNUSemIDOfACap(t *testing.T) {
 	r := semShell(t, semBin(), dir, "--id "+name+" --fg true", "")
 	if r.code != 255 || !strings.Contains(r.stderr, "not a GNU sem semaphore") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("sem --id over a cap: exit %d, %q; want 255 and one line that says so", r.code, r.stderr)
+	}
+}
+
+// poolrun sem ls shows a GNU sem semaphore with its holders. (poolrun sem
+// gc's removal of idle ones is tested in semlock, TestTallyWaitIdleKilledHolder:
+// a gc here would sweep other tests' sets, machine-wide.)
+func TestGNUSemLs(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	id := semID(t)
+	pid := holdSlot(t, dir, id, 3)
+	if r := poolrun(t, runOpts{}, "sem", "ls"); !regexp.MustCompile(`(?m)^\d+\s+\S+\s+tally\s+1 held\s`).MatchString(r.stdout) {
+		t.Errorf("sem ls while one command holds the set:\n%s\nwant a tally line with 1 held", r.stdout)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	if r := semShell(t, semBin(), dir, "--id "+id+" --wait", ""); r.code != 0 {
+		t.Errorf("--wait: exit %d: %s", r.code, r.stderr)
 	}
 }
