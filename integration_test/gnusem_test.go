@@ -392,3 +392,17 @@ func TestGNUSemLs(t *testing.T) {
 		t.Errorf("--wait: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// --timeout ends the command's whole family, as GNU parallel's does: the
+// shell and what it started.
+func TestGNUSemTimeoutFamily(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child")
+	r := semShell(t, semBin(), dir, "--id "+semID(t)+" --fg --timeout 0.5 'sleep 30 & echo $! > "+pidFile+"; wait; echo after'", "")
+	if r.code != 255 || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 255 and nothing", r.code, r.stdout)
+	}
+	gone(t, pidFile)
+}
