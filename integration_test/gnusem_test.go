@@ -406,3 +406,48 @@ func TestGNUSemTimeoutFamily(t *testing.T) {
 	}
 	gone(t, pidFile)
 }
+
+// On a terminal: the default --id is the terminal's name, a --fg command
+// can read the terminal (it is in sem's foreground group), and a
+// background command outlives the terminal's closing (it has a session of
+// its own, so the hang-up does not reach it). script(1) gives the calls a
+// terminal and closes it when they return.
+func TestGNUSemTerminal(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	scriptCmd, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not found: no pseudo-terminal to test sem on")
+	}
+	dir := t.TempDir()
+	goFile, done, idFile := filepath.Join(dir, "go"), filepath.Join(dir, "done"), filepath.Join(dir, "id")
+	// The default id is the terminal's name: a --fg call with it, then a
+	// background call that waits for the go file.
+	inner := fmt.Sprintf(`tty > %s; %s --fg 'read x; echo got=$x'; %s 'while [ ! -e %s ]; do sleep 0.05; done; echo ok > %s'`,
+		idFile, semBin(), semBin(), goFile, done)
+	cmd := exec.Command(scriptCmd, "-qec", inner, "/dev/null")
+	cmd.Stdin = strings.NewReader("hi\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "got=hi") {
+		t.Fatalf("script: %v, output %q: want got=hi", err, out)
+	}
+	// The terminal is closed now; the background command waits on, holding
+	// the slot of the id named after the terminal.
+	b, _ := os.ReadFile(idFile)
+	tty := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(tty, "/dev/") {
+		t.Fatalf("tty printed %q", tty)
+	}
+	if r := semShell(t, semBin(), dir, "--id "+tty+" -j 1 --st -1 --fg true", ""); r.code != 1 {
+		t.Errorf("--id %s -j 1 --st -1 while the background command runs: exit %d (%s), want 1 (the slot is taken)", tty, r.code, r.stderr)
+	}
+	os.WriteFile(goFile, nil, 0o644)
+	// sem --wait with the terminal's name as --id finds the command's set.
+	if r := semShell(t, semBin(), dir, "--id "+tty+" --wait", ""); r.code != 0 {
+		t.Fatalf("--wait --id %s: exit %d: %s", tty, r.code, r.stderr)
+	}
+	waitFiles(t, done)
+	if b, _ := os.ReadFile(done); string(b) != "ok\n" {
+		t.Errorf("the background command wrote %q, want ok", b)
+	}
+}
