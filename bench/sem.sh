@@ -19,7 +19,7 @@ calls=${1:-300}
 reps=${2:-5}
 work=$(mktemp -d)
 name="bench-sem-$$"
-trap 'rm -rf "$work"; "$work/poolrun" sem rm "$name" >/dev/null 2>&1 || true' EXIT
+trap '"$work/poolrun" sem rm "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 (cd "$root" && go build -o "$work/poolrun" ./cmd/poolrun)
 ln -s "$work/poolrun" "$work/sem"
 # The floor for any Go binary: a minimal one that fork-execs true and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -371,5 +372,82 @@ func TestGNUSemIDOfACap(t *testing.T) {
 	r := semShell(t, semBin(), dir, "--id "+name+" --fg true", "")
 	if r.code != 255 || !strings.Contains(r.stderr, "not a GNU sem semaphore") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("sem --id over a cap: exit %d, %q; want 255 and one line that says so", r.code, r.stderr)
+	}
+}
+
+// poolrun sem ls shows a GNU sem semaphore with its holders. (poolrun sem
+// gc's removal of idle ones is tested in semlock, TestTallyWaitIdleKilledHolder:
+// a gc here would sweep other tests' sets, machine-wide.)
+func TestGNUSemLs(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	id := semID(t)
+	pid := holdSlot(t, dir, id, 3)
+	if r := poolrun(t, runOpts{}, "sem", "ls"); !regexp.MustCompile(`(?m)^\d+\s+\S+\s+tally\s+1 held\s`).MatchString(r.stdout) {
+		t.Errorf("sem ls while one command holds the set:\n%s\nwant a tally line with 1 held", r.stdout)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	if r := semShell(t, semBin(), dir, "--id "+id+" --wait", ""); r.code != 0 {
+		t.Errorf("--wait: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// --timeout ends the command's whole family, as GNU parallel's does: the
+// shell and what it started.
+func TestGNUSemTimeoutFamily(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child")
+	r := semShell(t, semBin(), dir, "--id "+semID(t)+" --fg --timeout 0.5 'sleep 30 & echo $! > "+pidFile+"; wait; echo after'", "")
+	if r.code != 255 || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 255 and nothing", r.code, r.stdout)
+	}
+	gone(t, pidFile)
+}
+
+// On a terminal: the default --id is the terminal's name, a --fg command
+// can read the terminal (it is in sem's foreground group), and a
+// background command outlives the terminal's closing (it has a session of
+// its own, so the hang-up does not reach it). script(1) gives the calls a
+// terminal and closes it when they return.
+func TestGNUSemTerminal(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	scriptCmd, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not found: no pseudo-terminal to test sem on")
+	}
+	dir := t.TempDir()
+	goFile, done, idFile := filepath.Join(dir, "go"), filepath.Join(dir, "done"), filepath.Join(dir, "id")
+	// The default id is the terminal's name: a --fg call with it, then a
+	// background call that waits for the go file.
+	inner := fmt.Sprintf(`tty > %s; %s --fg 'read x; echo got=$x'; %s 'while [ ! -e %s ]; do sleep 0.05; done; echo ok > %s'`,
+		idFile, semBin(), semBin(), goFile, done)
+	cmd := exec.Command(scriptCmd, "-qec", inner, "/dev/null")
+	cmd.Stdin = strings.NewReader("hi\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "got=hi") {
+		t.Fatalf("script: %v, output %q: want got=hi", err, out)
+	}
+	// The terminal is closed now; the background command waits on, holding
+	// the slot of the id named after the terminal.
+	b, _ := os.ReadFile(idFile)
+	tty := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(tty, "/dev/") {
+		t.Fatalf("tty printed %q", tty)
+	}
+	if r := semShell(t, semBin(), dir, "--id "+tty+" -j 1 --st -1 --fg true", ""); r.code != 1 {
+		t.Errorf("--id %s -j 1 --st -1 while the background command runs: exit %d (%s), want 1 (the slot is taken)", tty, r.code, r.stderr)
+	}
+	os.WriteFile(goFile, nil, 0o644)
+	// sem --wait with the terminal's name as --id finds the command's set.
+	if r := semShell(t, semBin(), dir, "--id "+tty+" --wait", ""); r.code != 0 {
+		t.Fatalf("--wait --id %s: exit %d: %s", tty, r.code, r.stderr)
+	}
+	waitFiles(t, done)
+	if b, _ := os.ReadFile(done); string(b) != "ok\n" {
+		t.Errorf("the background command wrote %q, want ok", b)
 	}
 }

@@ -43,4 +43,9 @@
 // NewEvent, NewBarrier, NewCondition and attached in another process with
 // AttachEvent, AttachBarrier, AttachCondition; their SemLock method gives
 // the set to share through spawn and rebuild like any other.
+//
+// Tally (OpenTally, kind TallyKind) is GNU sem's semaphore: a named count
+// of holders in which each caller brings its own limit (Enter waits until
+// fewer than n hold it), held with undo, waited on for zero (WaitIdle),
+// and removed by the last user out (RemoveIfIdle).
 package semlock

@@ -70,26 +70,24 @@ func gnuSemMain(args []string) int {
 	if err != nil {
 		return semFail(err)
 	}
-	c, code, err := semEnter(name, limit, o.st)
-	if err != nil || code >= 0 {
-		if err != nil {
-			return semFail(err)
-		}
-		return code
+	c, status := semEnter(name, limit, o.st)
+	if c == nil {
+		return status
 	}
 	if !o.fg {
 		return semBackground(c, o, args)
 	}
-	status := job.run()
+	status = job.run()
 	semLeave(c)
 	return status
 }
 
 // semEnter opens the tally name and holds it: it waits until fewer than
-// limit hold it. With st > 0 it holds it anyway after st, with st < 0 it
-// gives up after -st (code 1, GNU's); code is -1 when c is held. A set
-// removed while it waits (its last user left) is opened anew.
-func semEnter(name string, limit int, st time.Duration) (c *semlock.Tally, code int, err error) {
+// limit hold it. With st > 0 it holds it anyway after st; with st < 0 it
+// gives up after -st. A set removed while it waits (its last user left)
+// is opened anew. It returns the held tally, or nil and sem's exit status:
+// 1 when it gave up (GNU's), 255 on an error, said on stderr.
+func semEnter(name string, limit int, st time.Duration) (*semlock.Tally, int) {
 	ctx := context.Background()
 	if st != 0 {
 		var cancel context.CancelFunc
@@ -97,15 +95,15 @@ func semEnter(name string, limit int, st time.Duration) (c *semlock.Tally, code 
 		defer cancel()
 	}
 	for attempt := 0; ; attempt++ {
-		c, err = semlock.OpenTally(name)
+		c, err := semlock.OpenTally(name)
 		if err != nil {
-			return nil, 0, semSetErr(name, err)
+			return nil, semFail(semSetErr(name, err))
 		}
 		err = c.Enter(ctx, limit)
 		if errors.Is(err, context.DeadlineExceeded) {
 			if st < 0 {
 				fmt.Fprintln(os.Stderr, "poolrun: Warning: Semaphore timed out. Exiting.")
-				return nil, 1, nil
+				return nil, 1
 			}
 			fmt.Fprintln(os.Stderr, "poolrun: Warning: Semaphore timed out. Stealing the semaphore.")
 			err = c.Force(context.Background())
@@ -114,9 +112,9 @@ func semEnter(name string, limit int, st time.Duration) (c *semlock.Tally, code 
 			continue // its last user removed it meanwhile: make it again
 		}
 		if err != nil {
-			return nil, 0, semSetErr(name, err)
+			return nil, semFail(semSetErr(name, err))
 		}
-		return c, -1, nil
+		return c, 0
 	}
 }
 

@@ -25,3 +25,7 @@ func groupFile() (*os.File, error) {
 	os.Remove(f.Name())
 	return f, nil
 }
+
+// signalFamily sends sig to pid (darwin has no /proc to find its
+// descendants in).
+func signalFamily(pid int, sig syscall.Signal) { syscall.Kill(pid, sig) }

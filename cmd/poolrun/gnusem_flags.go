@@ -66,7 +66,9 @@ var semFlags = []semFlag{
 	{[]string{"-u", "--ungroup"}, false, func(o *semOptions, _ string) error { o.ungroup = true; return nil }},
 	{[]string{"--line-buffer", "--lb"}, false, func(o *semOptions, _ string) error { o.ungroup = true; return nil }},
 	{[]string{"-q", "--quote"}, false, func(o *semOptions, _ string) error { o.quote = true; return nil }},
-	{[]string{"--will-cite"}, false, func(o *semOptions, _ string) error { return nil }},
+	// GNU parallel's options that change nothing for one command are
+	// accepted, as scripts pass them to sem.
+	{[]string{"--will-cite", "--no-notice", "-k", "--keep-order"}, false, func(o *semOptions, _ string) error { return nil }},
 	{[]string{"-h", "--help"}, false, func(o *semOptions, _ string) error { o.help = true; return nil }},
 	{[]string{"--version", "-V"}, false, func(o *semOptions, _ string) error { o.version = true; return nil }},
 	{[]string{holderFlag}, true, func(o *semOptions, v string) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -37,4 +39,41 @@ func groupFile() (*os.File, error) {
 	}
 	os.Remove(f.Name())
 	return f, nil
+}
+
+// signalFamily sends sig to pid and to every descendant of it (found in
+// /proc), as GNU parallel signals a timed-out job's whole family: the
+// command runs in sem's process group, so the group cannot be signalled,
+// and a shell's children (sh -c 'sleep 10; echo after') must go too.
+// Children are found before pid is signalled, while they are still its.
+func signalFamily(pid int, sig syscall.Signal) {
+	family := []int{pid}
+	if ents, err := os.ReadDir("/proc"); err == nil {
+		parent := map[int][]int{}
+		for _, e := range ents {
+			p, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			// After the command's name, in parentheses that it may contain:
+			// state, then the parent's pid.
+			f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+			if len(f) < 2 {
+				continue
+			}
+			if pp, err := strconv.Atoi(f[1]); err == nil {
+				parent[pp] = append(parent[pp], p)
+			}
+		}
+		for i := 0; i < len(family); i++ {
+			family = append(family, parent[family[i]]...)
+		}
+	}
+	for _, p := range family {
+		syscall.Kill(p, sig)
+	}
 }

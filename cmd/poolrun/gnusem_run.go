@@ -132,8 +132,8 @@ func wait4(pid int, ws *syscall.WaitStatus) {
 }
 
 // termSeq is GNU parallel's --termseq default for a job that timed out:
-// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL; it stops once done is
-// closed (the command was reaped).
+// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL, to the command and its
+// descendants; it stops once done is closed (the command was reaped).
 func termSeq(pid int, done <-chan struct{}) {
 	for _, step := range []struct {
 		sig  syscall.Signal
@@ -144,7 +144,7 @@ func termSeq(pid int, done <-chan struct{}) {
 			return // reaped: pid may name another process now
 		default:
 		}
-		syscall.Kill(pid, step.sig)
+		signalFamily(pid, step.sig)
 		if step.wait == 0 {
 			return
 		}

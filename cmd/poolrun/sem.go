@@ -93,7 +93,11 @@ func semLs() int {
 		if in.CreatorUp {
 			up = "up"
 		}
-		fmt.Fprintf(w, "%d\t%s\t%v\t%d/%d\t%d\t%d (%s)\t%d\t%s\n", in.ID, name, in.Kind, in.Value, in.MaxValue,
+		value := fmt.Sprintf("%d/%d", in.Value, in.MaxValue)
+		if in.Kind == semlock.TallyKind {
+			value = fmt.Sprintf("%d held", in.MaxValue-in.Value) // a GNU sem semaphore counts its holders
+		}
+		fmt.Fprintf(w, "%d\t%s\t%v\t%s\t%d\t%d (%s)\t%d\t%s\n", in.ID, name, in.Kind, value,
 			in.Waiters, in.Creator, up, in.LastPID, in.Created.Format("2006-01-02 15:04:05"))
 	}
 	w.Flush()
