@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -28,6 +29,7 @@ type job struct {
 	timedOut bool
 	stdout   output
 	stderr   output
+	blk      *block // Pipe: its stdin
 
 	skip bool // resumed: not run; or never started because the batch is stopping
 	dry  bool // dry run: printed, not run
@@ -36,6 +38,9 @@ type job struct {
 // passive handles an input that runs nothing (skipped by Resume, printed
 // by DryRun) and reports whether it did.
 func (r *batchRun) passive(it item, slot int) bool {
+	if it.blk != nil && (r.spec.DryRun || r.rec.resumed(it.seq)) {
+		it.blk.release()
+	}
 	if r.rec.resumed(it.seq) {
 		r.tally.skipped.Add(1)
 		r.finish(&job{seq: it.seq, input: it.input(), skip: true})
@@ -54,7 +59,20 @@ func (r *batchRun) passive(it item, slot int) bool {
 // runJob runs one job on w's slot, with its retries, and hands it on for
 // printing and records.
 func (r *batchRun) runJob(w *slotWorker, it item) {
-	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
+	if it.blk != nil {
+		defer it.blk.release()
+		if r.spec.Pipe.Cat {
+			name, err := catFile(it.blk)
+			if err != nil {
+				r.fail(err)
+				r.finish(&job{seq: it.seq, skip: true})
+				return
+			}
+			defer os.Remove(name)
+			it.args = []string{name}
+		}
+	}
+	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot, blk: it.blk}
 	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot}, &w.buf)
 	r.tally.started.Add(1)
 	r.tally.running.Add(1)
@@ -113,6 +131,12 @@ func (r *batchRun) attempt(j *job) {
 		err = j.capture()
 		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
 	}
+	var sf *stdinFeed
+	if j.blk != nil && err == nil && !r.spec.Pipe.Cat {
+		if sf, err = newStdinFeed(); err == nil {
+			c.Stdin = sf.r
+		}
+	}
 	r.pace()
 	if r.spec.Verbose {
 		r.out.say("%s\n", r.cmd.line(j.argv))
@@ -130,6 +154,9 @@ func (r *batchRun) attempt(j *job) {
 	)
 	if started {
 		r.log.Trace("started", "job", j.seq, "slot", j.slot, "pid", c.Process.Pid)
+		if sf != nil {
+			sf.begin(j.blk)
+		}
 		if r.spec.Timeout > 0 {
 			t := time.AfterFunc(r.spec.Timeout, func() {
 				tmu.Lock()
@@ -148,6 +175,11 @@ func (r *batchRun) attempt(j *job) {
 		// No SIGKILL to the group here: the leader is reaped, its pgid may
 		// be reused; spawn kills a stopped job's group's leftovers before
 		// it reaps the leader.
+	}
+	if sf != nil {
+		if ferr := sf.end(); ferr != nil {
+			r.fail(ferr)
+		}
 	}
 	tmu.Lock()
 	ended = true

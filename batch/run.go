@@ -55,9 +55,11 @@ type batchRun struct {
 	tally tally
 	begin time.Time
 
-	closeCap slots.Cap // the cap Run made (Spec.Cap nil): closed at the end
-	devNull  *os.File  // the jobs' stdin
-	env      []string  // the jobs' environment, without their own variables
+	closeCap slots.Cap     // the cap Run made (Spec.Cap nil): closed at the end
+	pipe     *pipeRules    // Spec.Pipe, compiled; nil: not a pipe batch
+	parts    *partSplitter // Pipe.Files, opened
+	devNull  *os.File      // the jobs' stdin
+	env      []string      // the jobs' environment, without their own variables
 
 	shareWarn sync.Once
 
@@ -88,8 +90,16 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
+	if spec.Pipe != nil {
+		if r.pipe, err = compilePipe(spec.Pipe, spec); err != nil {
+			return nil, err
+		}
+	}
 	if r.cmd, err = parseCommand(spec.Command); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
+	}
+	if r.pipe != nil && !spec.Pipe.Cat {
+		r.cmd.appendIn = false // the input is on stdin; {} is empty
 	}
 	defer func() {
 		if err != nil {
@@ -130,6 +140,11 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 			limit = runtime.NumCPU()
 		}
 		r.sched = dryScheduler(limit)
+	}
+	if r.pipe != nil && len(spec.Pipe.Files) > 0 {
+		if r.parts, err = openParts(spec.Pipe.Files, r.pipe, r.sched.limit); err != nil {
+			return nil, err
+		}
 	}
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)
@@ -181,7 +196,12 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
 	defer r.stopDispatch()
 	r.begin = time.Now()
-	in := r.sched.feed(r.inputs())
+	var in *feed
+	if r.pipe != nil {
+		in = r.sched.feedBlocks(r)
+	} else {
+		in = r.sched.feed(r.inputs())
+	}
 	defer in.stop()
 
 	var g run.Group
@@ -282,6 +302,9 @@ func (r *batchRun) close() error {
 	}
 	if r.devNull != nil {
 		r.devNull.Close()
+	}
+	if r.parts != nil {
+		r.parts.close()
 	}
 	return err
 }

@@ -94,6 +94,7 @@ func (s *scheduler) close() {
 type item struct {
 	seq  int
 	args []string
+	blk  *block // Pipe: the job's block
 }
 
 // input is the arguments as one string: {}, --tag.

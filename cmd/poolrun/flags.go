@@ -48,6 +48,8 @@ type options struct {
 	resumeFailed bool
 	dryRun       bool
 	bar          bool
+	pipe         pipeOptions // --pipe, --pipepart and their flags (pipeflags.go)
+	header       string      // --header as written
 	help         bool
 	version      bool
 }
@@ -306,6 +308,9 @@ func isSourceSep(w string) bool {
 func (o *options) check() error {
 	if o.help || o.version {
 		return nil
+	}
+	if err := o.checkPipe(); err != nil {
+		return err
 	}
 	if o.resume && o.resumeFailed {
 		return usagef("--resume and --resume-failed: choose one")

@@ -44,6 +44,10 @@ func runBatch(o *options, log hclog.Logger) int {
 		Stderr:    os.Stderr,
 		Logger:    log,
 	}
+	if o.pipe.on() {
+		spec.Pipe, _ = o.pipeSpec() // checked by parseArgs
+		spec.Stdin = os.Stdin
+	}
 	if o.jobsSet || o.dryRun {
 		spec.Jobs = o.jobs
 	}
@@ -220,6 +224,9 @@ func message(err error) string {
 // source with the one before it, --link pairs them all up; stdin if
 // there is none.
 func openInputs(o *options, stdin *os.File) (batch.Source, []*os.File, error) {
+	if o.pipe.on() {
+		return nil, nil, nil // a pipe batch reads blocks, not inputs (pipeflags.go)
+	}
 	var files []*os.File
 	var groups [][]batch.Source // sources paired up (:::+), multiplied with each other
 	sources := o.sources
