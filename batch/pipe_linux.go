@@ -50,7 +50,7 @@ func writePart(w *os.File, f *os.File, off, n int64) error {
 			return serr != unix.EAGAIN // a full pipe: wait until the job reads
 		})
 		if err != nil {
-			return err
+			return os.ErrClosed // the only error of a pipe's Write: end closed it
 		}
 		switch {
 		case serr == unix.EINVAL || serr == unix.ENOSYS:

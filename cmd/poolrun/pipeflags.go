@@ -97,8 +97,6 @@ func (o *options) checkPipe() error {
 		files++
 	}
 	switch {
-	case p.part && files == 0:
-		return usagef("--pipepart needs the file to split: --pipepart -a FILE")
 	case p.part && (o.maxArgs > 0 || p.lines > 0):
 		return usagef("--pipepart is incompatible with --max-replace-args, --max-lines, and -L")
 	case p.block < 0 && !p.part:

@@ -47,6 +47,11 @@ func runBatch(o *options, log hclog.Logger) int {
 	if o.pipe.on() {
 		spec.Pipe, _ = o.pipeSpec() // checked by parseArgs
 		spec.Stdin = os.Stdin
+		if o.pipe.part && len(spec.Pipe.Files) == 0 {
+			// GNU parallel runs nothing and exits 0; poolrun says so.
+			fmt.Fprintln(os.Stderr, "poolrun: Warning: --pipepart without -a FILE: no file to split, no job run")
+			return 0
+		}
 	}
 	if o.jobsSet || o.dryRun {
 		spec.Jobs = o.jobs
