@@ -30,6 +30,7 @@ type job struct {
 	stdout   output
 	stderr   output
 	blk      *block // Pipe: its stdin
+	sent     int64  // Pipe: the block's size, for the joblog
 
 	skip bool // resumed: not run; or never started because the batch is stopping
 	dry  bool // dry run: printed, not run
@@ -73,6 +74,9 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 		}
 	}
 	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot, blk: it.blk}
+	if it.blk != nil {
+		j.sent = it.blk.size()
+	}
 	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot}, &w.buf)
 	r.tally.started.Add(1)
 	r.tally.running.Add(1)
