@@ -184,6 +184,9 @@ func unescapeRec(s string) string {
 	return b.String()
 }
 
+// sizeNumber is the number of a size: digits, maybe a fraction and a sign.
+var sizeNumber = regexp.MustCompile(`^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$`)
+
 // parseSize reads a size as GNU parallel's multiply_binary_prefix does:
 // a number (a fraction, a sign) and one unit: k m g t p e for powers of
 // 1000, K M G T P E (or ki Mi Gi ...) for powers of 1024; the result is
@@ -191,8 +194,11 @@ func unescapeRec(s string) string {
 func parseSize(v string) (int64, error) {
 	num := strings.TrimRight(v, "kKmMgGtTpPeEi")
 	unit := v[len(num):]
+	if !sizeNumber.MatchString(num) {
+		return 0, usagef("bad size")
+	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(num, "xXnN_") {
+	if err != nil {
 		return 0, usagef("bad size")
 	}
 	mult := 1.0
