@@ -47,6 +47,7 @@ func runBatch(o *options, log hclog.Logger) int {
 	if o.pipe.on() {
 		spec.Pipe, _ = o.pipeSpec() // checked by parseArgs
 		spec.Stdin = os.Stdin
+		tuneForPipe()
 		if o.pipe.part && len(spec.Pipe.Files) == 0 {
 			// GNU parallel runs nothing and exits 0; poolrun says so.
 			fmt.Fprintln(os.Stderr, "poolrun: Warning: --pipepart without -a FILE: no file to split, no job run")
