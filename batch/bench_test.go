@@ -47,7 +47,7 @@ func BenchmarkJoblogWrite(b *testing.B) {
 	start := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		l.write(1, start, time.Second, 12, 0, 0, "echo hello")
+		l.write(1, start, time.Second, 0, 12, 0, 0, "echo hello")
 	}
 }
 

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -29,6 +30,8 @@ type job struct {
 	stdout   output
 	stderr   output
 	file     string // Files: where its stdout was saved
+	blk      *block // Pipe: its stdin
+	sent     int64  // Pipe: the block's size, for the joblog
 
 	skip bool // resumed: not run; or never started because the batch is stopping
 	// startErr is why the command cannot start, known before trying
@@ -41,6 +44,9 @@ type job struct {
 // passive handles an input that runs nothing (skipped by Resume, printed
 // by DryRun) and reports whether it did.
 func (r *batchRun) passive(it item, slot int) bool {
+	if it.blk != nil && (r.spec.DryRun || r.rec.resumed(it.seq)) {
+		it.blk.release()
+	}
 	if r.rec.resumed(it.seq) {
 		r.tally.skipped.Add(1)
 		r.finish(&job{seq: it.seq, input: it.input(), skip: true})
@@ -59,7 +65,23 @@ func (r *batchRun) passive(it item, slot int) bool {
 // runJob runs one job on w's slot, with its retries, and hands it on for
 // printing and records.
 func (r *batchRun) runJob(w *slotWorker, it item) {
-	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
+	if it.blk != nil {
+		defer it.blk.release()
+		if r.spec.Pipe.Cat {
+			name, err := catFile(it.blk)
+			if err != nil {
+				r.fail(err)
+				r.finish(&job{seq: it.seq, skip: true})
+				return
+			}
+			defer os.Remove(name)
+			it.args = []string{name}
+		}
+	}
+	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot, blk: it.blk}
+	if it.blk != nil {
+		j.sent = it.blk.size()
+	}
 	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}, &w.buf)
 	if r.cmd.argvMode {
 		j.startErr = r.cmd.lookErr(j.argv[0])
@@ -179,6 +201,12 @@ func (r *batchRun) attempt(j *job) {
 		c.Stdout, c.Stderr = j.stdout.f, j.stderr.f
 	}
 	r.waitReady()
+	var sf *stdinFeed
+	if j.blk != nil && err == nil && !r.spec.Pipe.Cat {
+		if sf, err = newStdinFeed(); err == nil {
+			c.Stdin = sf.r
+		}
+	}
 	r.pace()
 	if r.spec.Verbose {
 		r.out.say("%s\n", r.cmd.line(j.argv))
@@ -210,6 +238,9 @@ func (r *batchRun) attempt(j *job) {
 	)
 	if started {
 		r.log.Trace("started", "job", j.seq, "slot", j.slot, "pid", c.Process.Pid)
+		if sf != nil {
+			sf.begin(j.blk)
+		}
 		if r.spec.Timeout > 0 {
 			t := time.AfterFunc(r.spec.Timeout, func() {
 				tmu.Lock()
@@ -228,6 +259,11 @@ func (r *batchRun) attempt(j *job) {
 		// No SIGKILL to the group here: the leader is reaped, its pgid may
 		// be reused; spawn kills a stopped job's group's leftovers before
 		// it reaps the leader.
+	}
+	if sf != nil {
+		if ferr := sf.end(); ferr != nil {
+			r.fail(ferr)
+		}
 	}
 	tmu.Lock()
 	ended = true

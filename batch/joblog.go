@@ -41,13 +41,16 @@ func openJoblog(path string, appendTo bool) (*joblog, error) {
 	return &joblog{f: f, path: path}, nil
 }
 
-// write logs one job: Host is ":" (this machine), Send is 0, Receive is
-// the bytes of output, Exitval -1 means killed by Signal.
-func (l *joblog) write(seq int, start time.Time, runtime time.Duration, recv int64, exit, sig int, cmd string) error {
+// write logs one job: Host is ":" (this machine), Send is the bytes of
+// input given on its stdin (a pipe batch's block; else 0), Receive is the
+// bytes of output, Exitval -1 means killed by Signal.
+func (l *joblog) write(seq int, start time.Time, runtime time.Duration, send, recv int64, exit, sig int, cmd string) error {
 	b := l.buf[:0]
 	b = strconv.AppendInt(b, int64(seq), 10)
 	b = append(b, "\t:\t"...)
-	b = fmt.Appendf(b, "%.3f\t%10.3f\t0\t", float64(start.UnixMicro())/1e6, runtime.Seconds())
+	b = fmt.Appendf(b, "%.3f\t%10.3f\t", float64(start.UnixMicro())/1e6, runtime.Seconds())
+	b = strconv.AppendInt(b, send, 10)
+	b = append(b, '\t')
 	b = strconv.AppendInt(b, recv, 10)
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, int64(exit), 10)

@@ -15,9 +15,9 @@ func TestJoblogRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Unix(1700000000, 123000000)
-	l.write(1, start, 1500*time.Millisecond, 10, 0, 0, "echo a")
-	l.write(2, start, time.Second, 0, 3, 0, "exit 3\tand\nmore")
-	l.write(3, start, time.Second, 0, -1, 15, "sleep 9")
+	l.write(1, start, 1500*time.Millisecond, 0, 10, 0, 0, "echo a")
+	l.write(2, start, time.Second, 0, 0, 3, 0, "exit 3\tand\nmore")
+	l.write(3, start, time.Second, 0, 0, -1, 15, "sleep 9")
 	l.close()
 	b, _ := os.ReadFile(p)
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")

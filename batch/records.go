@@ -57,7 +57,7 @@ func (rec *recorder) log(j *job, cmd *command) error {
 	if rec.jl == nil || rec.stopped() {
 		return nil
 	}
-	return rec.check(rec.jl.write(j.seq, j.start, j.dur, j.stdout.size+j.stderr.size, j.exit, j.sig, cmd.line(j.argv)))
+	return rec.check(rec.jl.write(j.seq, j.start, j.dur, j.sent, j.stdout.size+j.stderr.size, j.exit, j.sig, cmd.line(j.argv)))
 }
 
 // save writes the job's Results files (see results.save).

@@ -57,9 +57,11 @@ type batchRun struct {
 	tally     tally
 	begin     time.Time
 
-	closeCap slots.Cap // the cap Run made (Spec.Cap nil): closed at the end
-	devNull  *os.File  // the jobs' stdin
-	env      []string  // the jobs' environment, without their own variables
+	closeCap slots.Cap     // the cap Run made (Spec.Cap nil): closed at the end
+	pipe     *pipeRules    // Spec.Pipe, compiled; nil: not a pipe batch
+	parts    *partSplitter // Pipe.Files, opened
+	devNull  *os.File      // the jobs' stdin
+	env      []string      // the jobs' environment, without their own variables
 
 	shareWarn sync.Once
 	hookMu    sync.Mutex // Spec.Before and Spec.Ended: one call at a time
@@ -92,10 +94,18 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
+	if spec.Pipe != nil {
+		if r.pipe, err = compilePipe(spec.Pipe, spec); err != nil {
+			return nil, err
+		}
+	}
 	if spec.Argv {
 		r.cmd = &command{argvMode: true}
 	} else if r.cmd, err = parseCommandFor(spec.Command, spec.Shell, spec.Env, spec.Replace); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
+	}
+	if r.pipe != nil && !spec.Pipe.Cat {
+		r.cmd.appendIn = false // the input is on stdin; {} is empty
 	}
 	if spec.TagString != "" {
 		t, err := parseTemplate(spec.TagString)
@@ -143,6 +153,11 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 			limit = runtime.NumCPU()
 		}
 		r.sched = dryScheduler(limit)
+	}
+	if r.pipe != nil && len(spec.Pipe.Files) > 0 {
+		if r.parts, err = openParts(spec.Pipe.Files, r.pipe, r.sched.limit); err != nil {
+			return nil, err
+		}
 	}
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)
@@ -204,11 +219,16 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 	r.dispatchCtx, r.stopDispatch = context.WithCancel(context.Background())
 	defer r.stopDispatch()
 	r.begin = time.Now()
-	src := r.inputs()
-	if r.spec.Pack != nil {
-		src = newPackSource(src, *r.spec.Pack, r.cmd, r.sched.limit)
+	var in *feed
+	if r.pipe != nil {
+		in = r.sched.feedBlocks(r)
+	} else {
+		src := r.inputs()
+		if r.spec.Pack != nil {
+			src = newPackSource(src, *r.spec.Pack, r.cmd, r.sched.limit)
+		}
+		in = r.sched.feed(src)
 	}
-	in := r.sched.feed(src)
 	defer in.stop()
 
 	var g run.Group
@@ -309,6 +329,9 @@ func (r *batchRun) close() error {
 	}
 	if r.devNull != nil {
 		r.devNull.Close()
+	}
+	if r.parts != nil {
+		r.parts.close()
 	}
 	return err
 }

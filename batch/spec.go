@@ -113,7 +113,11 @@ type Spec struct {
 	Ready func() bool
 
 	// Stdin is read for inputs when Inputs is nil. Jobs get /dev/null.
+	// With Pipe, it is the input split into blocks.
 	Stdin io.Reader
+	// Pipe, if set, gives each job a block of the input on its stdin
+	// (GNU parallel's --pipe, --pipepart) instead of arguments.
+	Pipe *Pipe
 	// Stdout and Stderr get the jobs' output and poolrun's messages
 	// about them. nil: discarded.
 	Stdout, Stderr io.Writer

@@ -42,8 +42,6 @@ type options struct {
 	files      bool   // --files
 	tmpdir     string // --tmpdir
 
-	header     int    // --header: lines of each source that are its header
-	headerSet  bool   // --header was given
 	trim       string // --trim: n, l, r, lr
 	argSep     string // --arg-sep: instead of :::
 	argFileSep string // --arg-file-sep: instead of ::::
@@ -63,6 +61,8 @@ type options struct {
 	resumeFailed bool
 	dryRun       bool
 	bar          bool
+	pipe         pipeOptions // --pipe, --pipepart and their flags (pipeflags.go)
+	header       string      // --header as written
 	help         bool
 	version      bool
 }
@@ -367,6 +367,9 @@ func (o *options) argFileSepOr() string {
 func (o *options) check() error {
 	if o.help || o.version {
 		return nil
+	}
+	if err := o.checkPipe(); err != nil {
+		return err
 	}
 	if o.resume && o.resumeFailed {
 		return usagef("--resume and --resume-failed: choose one")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,11 +19,6 @@ var outputFlags = []flagSpec{
 		}
 		o.tmpdir = v
 		return nil
-	}},
-	{[]string{"--header"}, "REGEXP", func(o *options, v string) error {
-		n, err := parseHeader(v)
-		o.header, o.headerSet = n, true
-		return err
 	}},
 	{[]string{"--trim"}, "n|l|r|lr", func(o *options, v string) error {
 		switch v {
@@ -96,20 +90,15 @@ func init() {
 	}
 }
 
-// parseHeader parses --header: ':' (or any regular expression, as GNU
-// parallel's '.*\n': the first line) is one line; a number is that many
-// lines.
-func parseHeader(v string) (int, error) {
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 || n > 1000 {
-			return 0, usagef("--header %q: want : (the first line names the columns) or a number of lines, 0 to 1000", v)
-		}
-		return n, nil
+// headerLines is how many lines of each source --header makes its
+// header outside --pipe: none without --header or with --header 0, else
+// one, whatever it says (GNU parallel's header outside --pipe is the
+// first line; a number of lines, or a regular expression, is for --pipe).
+func (o *options) headerLines() int {
+	if o.header == "" || o.header == "0" {
+		return 0
 	}
-	if v == "" {
-		return 0, usagef("--header: empty; want : (the first line names the columns) or a number of lines")
-	}
-	return 1, nil
+	return 1
 }
 
 // parseLoad parses --load: a number of running processes (the load
@@ -125,33 +114,4 @@ func parseLoad(v string) (float64, error) {
 		f = f / 100 * float64(runtime.NumCPU())
 	}
 	return f, nil
-}
-
-// parseSize parses a size with GNU parallel's suffixes: k, M, G, T, P
-// (powers of 1024), lower or upper case; a plain number is bytes.
-func parseSize(v string) (int64, error) {
-	if v == "" {
-		return 0, fmt.Errorf("empty size")
-	}
-	mult := int64(1)
-	switch strings.ToLower(v[len(v)-1:]) {
-	case "k":
-		mult = 1 << 10
-	case "m":
-		mult = 1 << 20
-	case "g":
-		mult = 1 << 30
-	case "t":
-		mult = 1 << 40
-	case "p":
-		mult = 1 << 50
-	}
-	if mult > 1 {
-		v = v[:len(v)-1]
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f >= 0 && f*float64(mult) <= 1<<62) {
-		return 0, fmt.Errorf("bad size %q", v)
-	}
-	return int64(f * float64(mult)), nil
 }

@@ -5,31 +5,6 @@ import (
 	"testing"
 )
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1": 1, "1k": 1024, "2K": 2048, "1.5M": 3 << 19, "1G": 1 << 30, "1t": 1 << 40} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "k", "-1", "1x", "1e30G", "NaN"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q): no error", in)
-		}
-	}
-}
-
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"1", "10k", "1.5M", "1G", "", "-1", "9e99"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := parseSize(s)
-		if err == nil && n < 0 {
-			t.Errorf("parseSize(%q) = %d: negative", s, n)
-		}
-	})
-}
-
 func TestRenameColumns(t *testing.T) {
 	names := []string{"city", "pop", "2", "a.b"}
 	for in, want := range map[string]string{

@@ -24,10 +24,12 @@ type packOptions struct {
 
 func setMaxLines(o *options, v string) error {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 100000 {
-		return usagef("-L %q: want the number of input lines per job, 1 to 100000 (e.g. -L 2: poolrun -L 2 echo ::: a b c runs echo a b, echo c)", v)
+	if err != nil || n < 0 || n > 100000 {
+		return usagef("-L %q: want the number of input lines per job, 1 to 100000 (e.g. -L 2: poolrun -L 2 echo ::: a b c runs echo a b, echo c; with --pipe, a record is that many lines)", v)
 	}
+	n = max(n, 1) // parallel: 0 means 1
 	o.pack.maxLines = n
+	o.pipe.lines = n // with --pipe: a record is N lines (pipeflags.go)
 	return nil
 }
 

@@ -37,7 +37,7 @@ func runBatch(o *options, log hclog.Logger) int {
 	}
 	command := commandWords(o.command, o.quote)
 	results, tagString := o.results, o.tagString
-	if o.headerSet {
+	if o.header != "" {
 		for i := range command {
 			command[i] = renameColumns(command[i], names)
 		}
@@ -70,6 +70,16 @@ func runBatch(o *options, log hclog.Logger) int {
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 		Logger:    log,
+	}
+	if o.pipe.on() {
+		spec.Pipe, _ = o.pipeSpec() // checked by parseArgs
+		spec.Stdin = os.Stdin
+		tuneForPipe()
+		if o.pipe.part && len(spec.Pipe.Files) == 0 {
+			// GNU parallel runs nothing and exits 0; poolrun says so.
+			fmt.Fprintln(os.Stderr, "poolrun: Warning: --pipepart without -a FILE: no file to split, no job run")
+			return 0
+		}
 	}
 	if o.jobsSet || o.dryRun {
 		spec.Jobs = o.jobs
@@ -252,9 +262,12 @@ func message(err error) string {
 // source with the one before it, --link pairs them all up; stdin if
 // there is none.
 func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names []string, _ error) {
+	if o.pipe.on() {
+		return nil, nil, nil, nil // a pipe batch reads blocks, not inputs (pipeflags.go)
+	}
 	var files []*os.File
 	colsep := o.colsep
-	if colsep == nil && o.headerSet {
+	if colsep == nil && o.header != "" {
 		colsep = tabs // GNU parallel's default --colsep with --header
 	}
 	known := true
@@ -286,7 +299,7 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 		if o.trim != "" {
 			src = trimmed(src, o.trim)
 		}
-		if o.headerSet && o.header > 0 {
+		if o.headerLines() > 0 {
 			// Outside --pipe, GNU parallel's header is the first line
 			// whatever --header says (a number of lines is for --pipe).
 			h, err := readHeader(src, 1)
@@ -314,7 +327,7 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 			srcs = append(srcs, batch.Zip(g...))
 		}
 	}
-	if !known && !o.headerSet {
+	if !known && o.header == "" {
 		names = nil
 	}
 	var src batch.Source
