@@ -187,7 +187,6 @@ type partSplitter struct {
 	last    int64 // the last cut
 	pos     int64 // where the next cut is looked for from
 	header  []byte
-	started bool
 	scratch []byte
 }
 
@@ -283,24 +282,24 @@ func (s *partSplitter) open() error {
 // found at or after pos (then pos moves a block past it), else the end
 // of the file.
 func (s *partSplitter) nextCut() (int64, error) {
-	for ; s.pos < s.size; s.pos += s.bs {
-		if len(s.rules.sep) == 0 && !s.rules.p.Regexp {
-			at := s.pos
-			s.pos += s.bs
-			return at, nil
-		}
-		i, err := s.find(s.pos)
-		if err != nil {
-			return 0, err
-		}
-		if i < 0 {
-			break // no separator up to the end: no more cuts
-		}
-		s.pos = i + s.bs
-		return i, nil
+	if s.pos >= s.size {
+		return s.size, nil
 	}
-	s.pos = s.size
-	return s.size, nil
+	if len(s.rules.sep) == 0 && !s.rules.p.Regexp {
+		at := s.pos // records end anywhere: a cut at every block size
+		s.pos += s.bs
+		return at, nil
+	}
+	i, err := s.find(s.pos)
+	if err != nil {
+		return 0, err
+	}
+	if i < 0 {
+		s.pos = s.size // no separator up to the end: no more cuts
+		return s.size, nil
+	}
+	s.pos = i + s.bs
+	return i, nil
 }
 
 // find looks for a cut from at, reading 128 KiB at a time as parallel

@@ -83,6 +83,33 @@ Inputs:
   Inputs are read as they come: a long or endless stdin is fine (the
   sources after the first are read whole first).
 
+Pipe mode (GNU parallel's --pipe; docs/pipe.md):
+  --pipe, --spreadstdin split stdin into blocks of whole lines, each on one
+                        job's stdin:  poolrun --pipe wc -l < big.log
+  --pipepart, --pipe-part
+                        split the -a file instead, each job reading its part:
+                        poolrun --pipepart -a big.log -j 4 wc -l
+  --block, --block-size, --blocksize SIZE
+                        bytes per block (default 1M; k=1000, K=1024, M G T ...):
+                        poolrun --pipe --block 10M gzip < big > big.gz
+                        with --pipepart, -N makes N parts per slot (default -10)
+  --recend STR          records end with STR (default \n)
+  --recstart STR        records start with STR:
+                        poolrun --pipe --recstart '>' -N 1 ./align.sh < reads.fa
+  --regexp              --recend and --recstart are regular expressions
+  -N N                  with --pipe: N records per block (-n too)
+  -L N, --max-lines N   with --pipe: a record is N lines
+  --header :|N|REGEXP   repeat the first line (N lines, what REGEXP matches) at
+                        the start of every block:
+                        poolrun --pipe --header : -N 500 ./import.py < t.csv
+  --rrs, --remove-rec-sep, --removerecsep
+                        remove --recend/--recstart where blocks and records meet
+  --cat                 give each block as a temporary file, {}: its name:
+                        poolrun --pipe --cat 'sort {} > {#}.sorted' < big
+  {#} is the block's number, {%} the slot; -k keeps the blocks' order; a
+  job that closes its stdin early (head -1) is fine. --fifo and --roundrobin
+  (--round-robin) are not supported.
+
 Concurrency:
   -j, --jobs N          run at most N jobs at once (default: the number of
                         CPUs); N% is a share of the CPUs:  poolrun -j 50% ...;
