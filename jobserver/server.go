@@ -1,0 +1,317 @@
+package jobserver
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/poolrun/poolrun/slots"
+	"github.com/poolrun/poolrun/spawn"
+)
+
+// Server is one process tree's jobserver backed by a slots.Cap: every
+// token a client of the tree takes is a unit of the cap. One Server
+// serves one job: its pipe (or fifo) is the job's alone, so the Server
+// knows every unit it took for the job, and Close gives them all back,
+// however the tree ended — a make SIGKILLed while it held tokens costs
+// the cap nothing.
+//
+// A pipe is passive: a client reads a byte that must already be there.
+// The Server keeps at most one byte waiting in it, a unit it took with
+// TryAcquire, and takes the next unit only when a client has taken that
+// byte. The pipe is shrunk to one page, so the kernel reports it writable
+// only once it is empty: the Server sleeps in poll on its write end and
+// wakes exactly when a client took the last byte. A unit the Server
+// cannot have at once (the cap is full) is tried again after a short
+// pause, growing from 1 ms to 50 ms: the Server never blocks on the cap,
+// so it cannot take a unit from the batch that runs the job, which waits
+// there for its next job. Tokens the tree gives back and leaves unread
+// for a while (the smallest count seen over reclaimAfter is above one)
+// are read back out and given back to the cap, so that a job that needed
+// many tokens once does not keep them from the other jobs.
+type Server struct {
+	cap   slots.Cap
+	style Style
+	word  func(fd0 int) string
+
+	files []*os.File // Pipe: the read and write ends the job inherits
+	dir   string     // Fifo: the directory that holds the fifo
+	fd    int        // our own descriptor: non-blocking, read and write
+	stop  *waker
+	done  chan struct{}
+
+	mu    sync.Mutex
+	units []slots.Slot // taken for the job: bytes in the pipe or in its clients' hands
+	err   error
+}
+
+const (
+	// maxUnits bounds the units one job's jobserver takes: a pipe of one
+	// page holds at most a page of bytes.
+	maxUnits = 4095
+	// retryMin and retryMax bound the pause before the Server tries the
+	// cap again for a unit it could not have.
+	retryMin = time.Millisecond
+	retryMax = 50 * time.Millisecond
+	// reclaimAfter is how long returned tokens may wait unread in the
+	// pipe before they are given back to the cap.
+	reclaimAfter = 200 * time.Millisecond
+)
+
+// Serve starts a jobserver of style Pipe or Fifo backed by c. A Fifo is
+// made in a private directory under os.TempDir that this process's
+// spawn tracker removes if the process dies (the process must have
+// called spawn.Dispatch); Close removes it otherwise.
+func Serve(c slots.Cap, style Style) (*Server, error) {
+	s := &Server{cap: c, style: style, fd: -1, done: make(chan struct{})}
+	var err error
+	switch style {
+	case Pipe:
+		err = s.makePipe()
+	case Fifo:
+		err = s.makeFifo()
+	default:
+		return nil, fmt.Errorf("jobserver: serve style %v: want pipe or fifo", style)
+	}
+	if err == nil {
+		err = onePage(s.fd)
+	}
+	if err == nil {
+		s.stop, err = newWaker()
+	}
+	if err != nil {
+		s.release()
+		return nil, fmt.Errorf("jobserver: making a %v jobserver: %w", style, err)
+	}
+	go s.pump()
+	return s, nil
+}
+
+func (s *Server) makePipe() error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return err
+	}
+	s.files = []*os.File{os.NewFile(uintptr(p[0]), "jobserver-r"), os.NewFile(uintptr(p[1]), "jobserver-w")}
+	fd, err := reopen(p[0])
+	if err != nil {
+		return err
+	}
+	s.fd = fd
+	s.word = func(fd0 int) string {
+		return "--jobserver-auth=" + strconv.Itoa(fd0) + "," + strconv.Itoa(fd0+1)
+	}
+	return nil
+}
+
+func (s *Server) makeFifo() error {
+	dir, err := os.MkdirTemp("", "poolrun-jobserver-")
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	if err := spawn.TrackPath(dir); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return err
+	}
+	fd, err := openFifo(path)
+	if err != nil {
+		return err
+	}
+	s.fd = fd
+	s.word = func(int) string { return "--jobserver-auth=fifo:" + path }
+	return nil
+}
+
+// Style is the Server's style.
+func (s *Server) Style() Style { return s.style }
+
+// Word is the MAKEFLAGS word that names the Server to a process started
+// with Files as its descriptors fd0 and fd0+1 (exec.Cmd.ExtraFiles from
+// its first: fd0 is 3). A Fifo's word names its path and ignores fd0.
+func (s *Server) Word(fd0 int) string { return s.word(fd0) }
+
+// Files are the descriptors a process gets in Pipe style, the read end
+// first; none in Fifo style.
+func (s *Server) Files() []*os.File { return s.files }
+
+// Env is env (nil: this process's) for a process started with Files as
+// its descriptors fd0 and fd0+1: MAKEFLAGS names the Server, and so do
+// CARGO_MAKEFLAGS and MFLAGS where env sets them (cargo's jobserver crate
+// reads them first). jobs > 0 sets make's -jN too.
+func (s *Server) Env(env []string, fd0, jobs int) []string {
+	return SetWord(env, s.Word(fd0), jobs)
+}
+
+// Units is how many units of the cap the Server holds for its job now.
+func (s *Server) Units() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.units)
+}
+
+// Close stops the Server and gives back to the cap every unit it took
+// for the job: those waiting in the pipe and those the job's clients
+// took and never gave back (a killed make's). Call it once the job has
+// ended. It removes the fifo.
+func (s *Server) Close() error {
+	s.stop.wake()
+	<-s.done
+	s.stop.close()
+	return s.release()
+}
+
+func (s *Server) release() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.err
+	for _, u := range s.units {
+		err = errors.Join(err, u.Release())
+	}
+	s.units = nil
+	for _, f := range s.files {
+		f.Close()
+	}
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+		s.fd = -1
+	}
+	if s.dir != "" {
+		err = errors.Join(err, os.RemoveAll(s.dir))
+		spawn.UntrackPath(s.dir)
+	}
+	return err
+}
+
+// pump keeps one token waiting in the pipe while the cap has a unit for
+// it (see Server).
+func (s *Server) pump() {
+	defer close(s.done)
+	retry := retryMin
+	low, since := -1, time.Now() // the fewest bytes seen waiting since
+	for {
+		n, err := queued(s.fd)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		if low < 0 || n < low {
+			low = n
+		}
+		if time.Since(since) >= reclaimAfter {
+			reclaim := low - 1
+			low, since = -1, time.Now()
+			if reclaim > 0 {
+				s.reclaim(reclaim)
+				continue
+			}
+		}
+		var d time.Duration = -1 // wait until a client takes the byte
+		var events int16 = unix.POLLOUT
+		if n == 0 {
+			if s.Units() < maxUnits {
+				u, ok, err := s.cap.TryAcquire()
+				if err != nil {
+					s.fail(err)
+					return
+				}
+				if ok {
+					s.mu.Lock()
+					s.units = append(s.units, u)
+					s.mu.Unlock()
+					if err := writeByte(s.fd, '+'); err != nil {
+						s.fail(err)
+						return
+					}
+					retry = retryMin
+					continue
+				}
+			}
+			// The cap is full: try again after a pause.
+			d, events = retry, 0
+			retry = min(2*retry, retryMax)
+		}
+		if d < 0 && s.Units() > 1 {
+			d = reclaimAfter // look for tokens left unread
+		}
+		_, woken, err := wait(s.fd, events, s.stop, d)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		if woken {
+			return
+		}
+		if events != 0 {
+			retry = retryMin
+		}
+	}
+}
+
+// reclaim reads up to k tokens back out of the pipe and gives their
+// units back to the cap.
+func (s *Server) reclaim(k int) {
+	for ; k > 0; k-- {
+		_, ok, err := readByte(s.fd)
+		if err != nil || !ok {
+			return // a client took it first
+		}
+		s.mu.Lock()
+		u := s.units[len(s.units)-1]
+		s.units = s.units[:len(s.units)-1]
+		s.mu.Unlock()
+		if err := u.Release(); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+func (s *Server) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = fmt.Errorf("jobserver: %w", err)
+	}
+}
+
+// SetWord is env with the jobserver word of every one of Vars that env
+// sets replaced by word (removed if word is ""), and MAKEFLAGS set even
+// if env does not set it (unless word is ""). jobs > 0 sets -jN in
+// MAKEFLAGS.
+func SetWord(env []string, word string, jobs int) []string {
+	out := make([]string, 0, len(env)+1)
+	seen := false
+	for _, kv := range env {
+		k, v, _ := cutVar(kv)
+		switch k {
+		case "MAKEFLAGS":
+			seen = true
+			kv = k + "=" + WithWord(v, word, jobs)
+		case "CARGO_MAKEFLAGS", "MFLAGS":
+			kv = k + "=" + WithWord(v, word, 0)
+		}
+		out = append(out, kv)
+	}
+	if !seen && word != "" {
+		out = append(out, "MAKEFLAGS="+WithWord("", word, jobs))
+	}
+	return out
+}
+
+func cutVar(kv string) (k, v string, ok bool) {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:], true
+		}
+	}
+	return kv, "", false
+}
