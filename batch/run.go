@@ -60,6 +60,8 @@ type batchRun struct {
 	env      []string  // the jobs' environment, without their own variables
 
 	shareWarn sync.Once
+	js        *jobservers // nil: a dry run
+	jsWarn    sync.Once
 
 	paceMu    sync.Mutex // Delay: when the next job may start
 	nextStart time.Time
@@ -110,8 +112,10 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 			if n == 0 {
 				n = runtime.NumCPU()
 			}
-			if c, err = slots.Default(n); err != nil {
-				return nil, err
+			if c = jobserverCap(spec); c == nil {
+				if c, err = slots.Default(n); err != nil {
+					return nil, err
+				}
 			}
 			r.closeCap = c
 		}
@@ -134,6 +138,9 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)
 	r.env = jobBaseEnv(spec.Env, r.sched.keys)
+	if !spec.DryRun {
+		r.js, r.env = newJobservers(spec.Jobserver, r.env, r.sched.cap.Size())
+	}
 	return r, nil
 }
 

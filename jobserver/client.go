@@ -41,6 +41,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	implicit bool // the implicit token is in use
+	waiters  map[*waker]bool // Acquires reading a token, woken when the implicit token comes free
 	held     int  // bytes read and not yet written back
 	closed   bool
 }
@@ -69,7 +70,13 @@ func ClientFromEnv(env []string) (*Client, error) {
 	}
 	c, err := Dial(a)
 	if err != nil {
-		return nil, fmt.Errorf("jobserver: %s names %s: %w", name, a.Word, err)
+		hint := ""
+		if a.Style == Pipe {
+			// make 4.3 names its pipe to every recipe but hands the
+			// descriptors only to the recursive ones.
+			hint = " (make hands its jobserver only to recursive recipes: prefix the recipe with +)"
+		}
+		return nil, fmt.Errorf("jobserver: %s names %s: %w%s", name, a.Word, err, hint)
 	}
 	return c, nil
 }
@@ -109,22 +116,59 @@ func Dial(a Auth) (*Client, error) {
 func (c *Client) Auth() Auth { return c.auth }
 
 // Acquire takes the implicit token if it is free, else reads a token,
-// waiting until one comes or ctx is done.
+// waiting until one comes or ctx is done. While it waits, the implicit
+// token coming free (a slot of this Client released) ends the wait, and
+// Acquire takes that instead: else a batch whose dispatcher waits here
+// with the last input would wait for ever for a token make has lent to
+// other recipes, while its own implicit token is free.
 func (c *Client) Acquire(ctx context.Context) (slots.Slot, error) {
 	if s, ok := c.takeImplicit(); ok {
 		return s, nil
 	}
-	if err := c.live(); err != nil {
-		return nil, err
-	}
-	b, err := readToken(ctx, c.fd)
+	w, err := newWaker()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("jobserver: waiting for a token: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("jobserver: reading a token: %w", err)
+		return nil, fmt.Errorf("jobserver: %w", err)
 	}
-	return c.got(b), nil
+	defer w.close()
+	for {
+		s, ok, err := c.takeImplicitOrWait(w)
+		if ok || err != nil {
+			return s, err
+		}
+		b, woken, err := readToken(ctx, c.fd, w)
+		c.mu.Lock()
+		delete(c.waiters, w)
+		c.mu.Unlock()
+		switch {
+		case woken:
+			w.reset()
+			continue
+		case err != nil && ctx.Err() != nil:
+			return nil, fmt.Errorf("jobserver: waiting for a token: %w", ctx.Err())
+		case err != nil:
+			return nil, fmt.Errorf("jobserver: reading a token: %w", err)
+		}
+		return c.got(b), nil
+	}
+}
+
+// takeImplicitOrWait takes the implicit token if it is free, else
+// registers w to be woken when it comes free.
+func (c *Client) takeImplicitOrWait(w *waker) (slots.Slot, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return nil, false, errors.New("jobserver: the client is closed")
+	case !c.implicit:
+		c.implicit = true
+		return &implicitSlot{c: c}, true, nil
+	}
+	if c.waiters == nil {
+		c.waiters = map[*waker]bool{}
+	}
+	c.waiters[w] = true
+	return nil, false, nil
 }
 
 // TryAcquire takes the implicit token if it is free, else reads a token
@@ -209,6 +253,9 @@ func (s *implicitSlot) Release() error {
 	s.once.Do(func() {
 		s.c.mu.Lock()
 		s.c.implicit = false
+		for w := range s.c.waiters {
+			w.wake()
+		}
 		s.c.mu.Unlock()
 	})
 	return nil

@@ -145,6 +145,12 @@ func (w *waker) wake() {
 	unix.Write(w.fd, one[:])
 }
 
+// reset makes w unwoken again.
+func (w *waker) reset() {
+	var buf [8]byte
+	unix.Read(w.fd, buf[:])
+}
+
 func (w *waker) close() { unix.Close(w.fd) }
 
 // wait waits until fd is ready for events, w is woken, or d has passed
@@ -168,33 +174,33 @@ func wait(fd int, events int16, w *waker, d time.Duration) (ready, woken bool, e
 	}
 }
 
-// readToken waits for a byte on fd until ctx is done.
-func readToken(ctx context.Context, fd int) (byte, error) {
+// readToken waits for a byte on fd until ctx is done or w is woken
+// (woken: no byte, no error).
+func readToken(ctx context.Context, fd int, w *waker) (b byte, woken bool, err error) {
 	if b, ok, err := readByte(fd); ok || err != nil {
-		return b, err
+		return b, false, err
 	}
-	w, err := newWaker()
-	if err != nil {
-		return 0, err
-	}
-	defer w.close()
 	stop := context.AfterFunc(ctx, w.wake)
 	defer stop()
 	for {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		d := time.Duration(-1)
 		if dl, ok := ctx.Deadline(); ok {
 			d = max(0, time.Until(dl))
 		}
-		if _, _, err := wait(fd, unix.POLLIN, w, d); err != nil {
-			return 0, err
+		_, woke, err := wait(fd, unix.POLLIN, w, d)
+		if err != nil {
+			return 0, false, err
+		}
+		if woke && ctx.Err() == nil {
+			return 0, true, nil
 		}
 		// Readable: another client may have taken the byte first, which
 		// is why the read does not wait (EAGAIN: poll again).
 		if b, ok, err := readByte(fd); ok || err != nil {
-			return b, err
+			return b, false, err
 		}
 	}
 }

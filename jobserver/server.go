@@ -37,6 +37,7 @@ import (
 // many tokens once does not keep them from the other jobs.
 type Server struct {
 	cap   slots.Cap
+	busy  func() bool
 	style Style
 	word  func(fd0 int) string
 
@@ -64,12 +65,19 @@ const (
 	reclaimAfter = 200 * time.Millisecond
 )
 
-// Serve starts a jobserver of style Pipe or Fifo backed by c. A Fifo is
+// Serve starts a jobserver of style Pipe or Fifo backed by c. busy, if
+// not nil, says whether someone this process knows of waits for a unit
+// of c (a batch's dispatcher, with a job to start): while it does, the
+// Server takes no unit and gives back the tokens waiting in its pipe, so
+// that the jobs of a batch come before the tokens of a job's make. A Fifo is
 // made in a private directory under os.TempDir that this process's
 // spawn tracker removes if the process dies (the process must have
 // called spawn.Dispatch); Close removes it otherwise.
-func Serve(c slots.Cap, style Style) (*Server, error) {
-	s := &Server{cap: c, style: style, fd: -1, done: make(chan struct{})}
+func Serve(c slots.Cap, style Style, busy func() bool) (*Server, error) {
+	if busy == nil {
+		busy = func() bool { return false }
+	}
+	s := &Server{cap: c, style: style, busy: busy, fd: -1, done: make(chan struct{})}
 	var err error
 	switch style {
 	case Pipe:
@@ -207,8 +215,11 @@ func (s *Server) pump() {
 		if low < 0 || n < low {
 			low = n
 		}
-		if time.Since(since) >= reclaimAfter {
+		if busy := s.busy(); busy || time.Since(since) >= reclaimAfter {
 			reclaim := low - 1
+			if busy {
+				reclaim = n
+			}
 			low, since = -1, time.Now()
 			if reclaim > 0 {
 				s.reclaim(reclaim)
@@ -218,7 +229,7 @@ func (s *Server) pump() {
 		var d time.Duration = -1 // wait until a client takes the byte
 		var events int16 = unix.POLLOUT
 		if n == 0 {
-			if s.Units() < maxUnits {
+			if s.Units() < maxUnits && !s.busy() {
 				u, ok, err := s.cap.TryAcquire()
 				if err != nil {
 					s.fail(err)

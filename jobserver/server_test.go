@@ -25,7 +25,7 @@ func serveMake(t *testing.T, style jobserver.Style, size int, mk string) (*jobse
 		t.Fatal("the job's own unit:", ok, err)
 	}
 	t.Cleanup(func() { own.Release() })
-	s, err := jobserver.Serve(c, style)
+	s, err := jobserver.Serve(c, style, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
