@@ -19,7 +19,7 @@ type jobservers struct {
 	jobs  int // the -jN of the jobs' MAKEFLAGS: the cap's size
 	// vars are the batch's values of jobserver.Vars, which each job gets
 	// with its own jobserver word (none when style is Off).
-	vars    []string // "NAME=value"
+	vars    []string    // "NAME=value"
 	waiting atomic.Bool // the dispatcher waits for a unit of the cap
 }
 
@@ -88,7 +88,6 @@ func jobserverCap(spec *Spec) slots.Cap {
 	}
 	return c
 }
-
 
 // wait tells the jobs' jobservers whether the dispatcher waits for a
 // unit of the cap.

@@ -40,9 +40,9 @@ type Client struct {
 	size int
 
 	mu       sync.Mutex
-	implicit bool // the implicit token is in use
+	implicit bool            // the implicit token is in use
 	waiters  map[*waker]bool // Acquires reading a token, woken when the implicit token comes free
-	held     int  // bytes read and not yet written back
+	held     int             // bytes read and not yet written back
 	closed   bool
 }
 

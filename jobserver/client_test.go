@@ -46,7 +46,7 @@ func TestClientUnderMake(t *testing.T) {
 // wrong and what to do.
 func TestClientNotRecursive(t *testing.T) {
 	out := runUnderMake(t, "-j4", "JOBSERVER_TEST_CLIENT=1 @EXE@")
-	if  !strings.Contains(out, "error: jobserver: MAKEFLAGS names --jobserver-auth=") || !strings.Contains(out, "prefix the recipe with +") {
+	if !strings.Contains(out, "error: jobserver: MAKEFLAGS names --jobserver-auth=") || !strings.Contains(out, "prefix the recipe with +") {
 		t.Errorf("make -j4 without +: %q, want the disabled jobserver named", out)
 	}
 }

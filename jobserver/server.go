@@ -60,9 +60,14 @@ const (
 	// cap again for a unit it could not have.
 	retryMin = time.Millisecond
 	retryMax = 50 * time.Millisecond
-	// reclaimAfter is how long returned tokens may wait unread in the
-	// pipe before they are given back to the cap.
+	// reclaimAfter is how long a token may wait unread in the pipe
+	// before it is given back to the cap.
 	reclaimAfter = 200 * time.Millisecond
+	// probeMin and probeMax bound the pause before the Server offers a
+	// token again after one went untaken (or when the cap was full and no
+	// client has asked for one yet).
+	probeMin = 200 * time.Millisecond
+	probeMax = 2 * time.Second
 )
 
 // Serve starts a jobserver of style Pipe or Fifo backed by c. busy, if
@@ -201,10 +206,12 @@ func (s *Server) release() error {
 }
 
 // pump keeps one token waiting in the pipe while the cap has a unit for
-// it (see Server).
+// it and the job's clients take what it offers (see Server).
 func (s *Server) pump() {
 	defer close(s.done)
-	retry := retryMin
+	retry, probe := retryMin, probeMin
+	hungry := false              // a client took a byte since the last reclaim
+	var nextOffer time.Time      // no offer before this
 	low, since := -1, time.Now() // the fewest bytes seen waiting since
 	for {
 		n, err := queued(s.fd)
@@ -212,49 +219,69 @@ func (s *Server) pump() {
 			s.fail(err)
 			return
 		}
+		now := time.Now()
+		busy := s.busy()
 		if low < 0 || n < low {
 			low = n
 		}
-		if busy := s.busy(); busy || time.Since(since) >= reclaimAfter {
-			reclaim := low - 1
-			if busy {
-				reclaim = n
-			}
-			low, since = -1, time.Now()
-			if reclaim > 0 {
-				s.reclaim(reclaim)
+		if busy && n > 0 {
+			// The batch waits for a unit: give back every token waiting.
+			s.reclaim(n)
+			low, since = -1, now
+			continue
+		}
+		if n > 0 && now.Sub(since) >= reclaimAfter {
+			k := low
+			low, since = -1, now
+			if k > 0 {
+				// Tokens nobody took for reclaimAfter: back to the cap, and
+				// the next offer waits longer while offers go untaken.
+				s.reclaim(k)
+				hungry = false
+				nextOffer = now.Add(probe)
+				probe = min(2*probe, probeMax)
 				continue
 			}
 		}
-		var d time.Duration = -1 // wait until a client takes the byte
-		var events int16 = unix.POLLOUT
-		if n == 0 {
-			if s.Units() < maxUnits && !s.busy() {
-				u, ok, err := s.cap.TryAcquire()
-				if err != nil {
+		if n == 0 && !busy && s.Units() < maxUnits && !now.Before(nextOffer) {
+			u, ok, err := s.cap.TryAcquire()
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			if ok {
+				s.mu.Lock()
+				s.units = append(s.units, u)
+				s.mu.Unlock()
+				if err := writeByte(s.fd, '+'); err != nil {
 					s.fail(err)
 					return
 				}
-				if ok {
-					s.mu.Lock()
-					s.units = append(s.units, u)
-					s.mu.Unlock()
-					if err := writeByte(s.fd, '+'); err != nil {
-						s.fail(err)
-						return
-					}
-					retry = retryMin
-					continue
-				}
+				low, since = -1, time.Now()
+				continue
 			}
-			// The cap is full: try again after a pause.
-			d, events = retry, 0
-			retry = min(2*retry, retryMax)
+			// The cap is full: try again soon if a client is waiting for
+			// more, else after the probe pause.
+			if hungry {
+				nextOffer = now.Add(retry)
+				retry = min(2*retry, retryMax)
+			} else {
+				nextOffer = now.Add(probe)
+				probe = min(2*probe, probeMax)
+			}
 		}
-		if d < 0 && s.Units() > 1 {
-			d = reclaimAfter // look for tokens left unread
+		var events int16
+		var d time.Duration
+		if n > 0 {
+			events = unix.POLLOUT // ready once a client took the last byte
+			d = max(0, reclaimAfter-now.Sub(since))
+		} else {
+			d = max(time.Millisecond, time.Until(nextOffer))
+			if busy {
+				d = retryMax
+			}
 		}
-		_, woken, err := wait(s.fd, events, s.stop, d)
+		ready, woken, err := wait(s.fd, events, s.stop, d)
 		if err != nil {
 			s.fail(err)
 			return
@@ -262,8 +289,9 @@ func (s *Server) pump() {
 		if woken {
 			return
 		}
-		if events != 0 {
-			retry = retryMin
+		if ready && events != 0 {
+			// A client took the last byte: it wants tokens; offer at once.
+			hungry, retry, probe, nextOffer = true, retryMin, probeMin, time.Time{}
 		}
 	}
 }

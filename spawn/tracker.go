@@ -86,7 +86,7 @@ var tracker struct {
 	sets    map[int]semlock.Handle
 	groups  map[int]bool
 	paths   map[string]bool // TrackPath's
-	keepFor time.Duration // keepWait, for trackers started from now on (tests shorten it)
+	keepFor time.Duration   // keepWait, for trackers started from now on (tests shorten it)
 }
 
 // trackerProc is one running tracker.
