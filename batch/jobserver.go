@@ -30,9 +30,12 @@ func newJobservers(style jobserver.Style, env []string, jobs int) (*jobservers, 
 	out := env[:0:0]
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "MAKEFLAGS" || k == "CARGO_MAKEFLAGS" || k == "MFLAGS" {
+		switch k {
+		case "MAKEFLAGS", "CARGO_MAKEFLAGS", "MFLAGS":
 			js.vars = append(js.vars, kv)
 			continue
+		case jobserver.ParentEnv:
+			continue // each job gets its own
 		}
 		out = append(out, kv)
 	}
@@ -49,7 +52,11 @@ func (js *jobservers) env(env []string, s *jobserver.Server) []string {
 	if s != nil {
 		word, jobs = s.Word(3), js.jobs // ExtraFiles start at descriptor 3
 	}
-	return jobserver.SetWord(append(env, js.vars...), word, jobs)
+	env = jobserver.SetWord(append(env, js.vars...), word, jobs)
+	if s != nil {
+		env = append(env, jobserver.ParentEnv+"="+jobserver.ParentMark(env, word))
+	}
+	return env
 }
 
 // serve starts the jobserver of one attempt of a job, or returns nil:
@@ -76,7 +83,7 @@ func (r *batchRun) serve() *jobserver.Server {
 // names but that cannot be used is said on Stderr, in one line, and the
 // batch runs with a cap of its own, as make does in that case.
 func jobserverCap(spec *Spec) slots.Cap {
-	if spec.Jobserver == jobserver.Off {
+	if spec.Jobserver == jobserver.Off || jobserver.ServedByParent(spec.Env) {
 		return nil
 	}
 	c, err := jobserver.ClientFromEnv(spec.Env)

@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
 )
@@ -253,4 +255,119 @@ make -s -f %s`, done, mk2))
 	if ended != 8 || most != 3 {
 		t.Errorf("the later make: %d recipes ended, %d at once: want 8 and 3 (no token lost)\n%s", ended, most, res.stderr)
 	}
+}
+
+// Mixed nesting: poolrun -j 2 → a job running make (its jobserver the
+// job's) → four + recipes each running poolrun -j 4 over four jobs: at
+// most 2 leaf jobs at once, all 16 run. The inner poolruns inherit both
+// the outer cap (POOLRUN_SEMLOCKS) and make's jobserver; they take
+// make's, and count the outer job's slot once (it is make's).
+func TestJobserverMixedNesting(t *testing.T) {
+	needTool(t, "make")
+	leakcheck.Check(t)
+	r := newJSRec(t)
+	mk := makefile(t, 4, fmt.Sprintf("+%s -j 4 %s %s %%N-{} 2 0.2 ::: 1 2 3 4", bin, r.sh, r.dir))
+	for _, mj := range []string{"-j4", "-s"} { // make -j4 forces its own 4 (with a warning); make alone takes the job's jobserver
+		os.RemoveAll(r.dir)
+		os.Mkdir(r.dir, 0o755)
+		res := poolrun(t, runOpts{env: cleanEnv()}, "-j", "2", "make", "-s", mj, "-f", mk, "X={}", ":::", "x")
+		ended, most := r.counts(t)
+		if mj == "-j4" {
+			// make -j4 makes its own jobserver of 4: the leaves take
+			// make's tokens, so at most 4 run (not 16).
+			if res.code != 0 || ended != 16 || most > 4 {
+				t.Errorf("make -j4 in poolrun -j 2: exit %d, %d leaves, %d at once: want 0, 16, at most 4\n%s", res.code, ended, most, res.stderr)
+			}
+			continue
+		}
+		if res.code != 0 || ended != 16 || most != 2 || res.stderr != "" {
+			t.Errorf("poolrun -j 2 → make → 4 x poolrun -j 4: exit %d, %d leaves, %d at once, stderr %q: want 0, 16, 2, none", res.code, ended, most, res.stderr)
+		}
+	}
+}
+
+// A MAKEFLAGS that names a jobserver poolrun cannot use — descriptors
+// closed or not a pipe, a fifo path that does not exist or is not a
+// fifo, garbage — is one warning line, and poolrun runs with its own cap
+// (-j 2: two at once, all run), as make does.
+func TestJobserverBadMakeflags(t *testing.T) {
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, nil, 0o644)
+	for _, c := range []struct{ flags, want string }{
+		{" -j4 --jobserver-auth=57,58", "descriptor 57 is not open"},
+		{" -j4 --jobserver-auth=0,0", "descriptor 0 is not a pipe"},
+		{" --jobserver-auth=fifo:" + filepath.Join(dir, "none"), "no such file or directory"},
+		{" --jobserver-auth=fifo:" + plain, "not a fifo"},
+		{" --jobserver-auth=3", "want R,W"},
+		{"k --jobserver-fds=a,b", "want R,W"},
+	} {
+		r := newJSRec(t)
+		res := poolrun(t, runOpts{env: cleanEnv("MAKEFLAGS=" + c.flags)}, "-j", "2", "sh", r.sh, r.dir, "{}", "2", "0.2", ":::", "1", "2", "3")
+		ended, most := r.counts(t)
+		ls := lines(res.stderr)
+		if res.code != 0 || ended != 3 || most != 2 || len(ls) != 1 || !strings.HasPrefix(ls[0], "poolrun: warning: MAKEFLAGS") || !strings.Contains(ls[0], c.want) || !strings.HasSuffix(ls[0], "running with poolrun's own cap") {
+			t.Errorf("MAKEFLAGS=%q: exit %d, %d jobs, %d at once, stderr %q: want 0, 3, 2 and one warning with %q", c.flags, res.code, ended, most, res.stderr, c.want)
+		}
+	}
+	// Disabled (make 4.4's -2,-2 for a recipe it does not take as
+	// recursive): a warning too; --no-jobserver: none.
+	res := poolrun(t, runOpts{env: cleanEnv("MAKEFLAGS= --jobserver-auth=-2,-2")}, "true", ":::", "1")
+	if res.code != 0 || !strings.Contains(res.stderr, "disabled") {
+		t.Errorf("-2,-2: exit %d, stderr %q", res.code, res.stderr)
+	}
+	res = poolrun(t, runOpts{env: cleanEnv("MAKEFLAGS= --jobserver-auth=57,58")}, "--no-jobserver", `echo "[$MAKEFLAGS]" #`, ":::", "1")
+	if res.code != 0 || res.stderr != "" || res.stdout != "[]\n" {
+		t.Errorf("--no-jobserver: exit %d, stdout %q, stderr %q: want no warning and MAKEFLAGS without the jobserver", res.code, res.stdout, res.stderr)
+	}
+}
+
+// What a job gets: MAKEFLAGS with -jN (the cap's size) and the jobserver
+// word; CARGO_MAKEFLAGS, which cargo's client reads first, rewritten
+// too; a fifo style job's fifo is removed when the job ends, and when
+// poolrun is SIGKILLed (by its tracker).
+func TestJobserverJobEnv(t *testing.T) {
+	leakcheck.Check(t)
+	res := poolrun(t, runOpts{env: cleanEnv("MAKEFLAGS=k -- X=1", "CARGO_MAKEFLAGS=-j9 --jobserver-auth=7,8")}, "-j", "3", `echo "[$MAKEFLAGS] [$CARGO_MAKEFLAGS]"; [ -p /proc/self/fd/3 ] && echo pipe #`, ":::", "1")
+	// (CARGO_MAKEFLAGS names descriptors poolrun was not given: it warns,
+	// as TestJobserverBadMakeflags checks, and serves its jobs all the same.)
+	if want := "[k -j3 --jobserver-auth=3,4 -- X=1] [ -j9 --jobserver-auth=3,4]\npipe\n"; res.code != 0 || res.stdout != want {
+		t.Errorf("pipe style: exit %d, stdout %q, stderr %q: want %q", res.code, res.stdout, res.stderr, want)
+	}
+	dir := t.TempDir()
+	res = poolrun(t, runOpts{env: cleanEnv()}, "--jobserver-style", "fifo", "-j", "2", `echo "$MAKEFLAGS"; p=${MAKEFLAGS##*fifo:}; [ -p "$p" ] && echo fifo #`, ":::", "1")
+	word := strings.Fields(strings.SplitN(res.stdout, "\n", 2)[0])
+	if res.code != 0 || len(word) != 2 || word[0] != "-j2" || !strings.HasPrefix(word[1], "--jobserver-auth=fifo:/") || !strings.HasSuffix(res.stdout, "\nfifo\n") {
+		t.Fatalf("fifo style: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	fifo := strings.TrimPrefix(word[1], "--jobserver-auth=fifo:")
+	if _, err := os.Stat(filepath.Dir(fifo)); !os.IsNotExist(err) {
+		t.Errorf("the job's fifo %s outlived poolrun: %v", fifo, err)
+	}
+
+	// SIGKILL: the tracker removes the fifo's directory.
+	out := filepath.Join(dir, "word")
+	cmd, _, _ := start(t, runOpts{env: cleanEnv()}, "--jobserver-style=fifo", "-j", "1", `echo "$MAKEFLAGS" > `+out+`.tmp; mv `+out+`.tmp `+out+`; exec sleep 60 #`, ":::", "1")
+	waitFiles(t, out)
+	b, _ := os.ReadFile(out)
+	_, fifo, _ = strings.Cut(strings.TrimSpace(string(b)), "fifo:")
+	if st, err := os.Stat(fifo); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the job's fifo %q: %v", fifo, err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	waitGone(t, filepath.Dir(fifo))
+}
+
+// waitGone waits up to 30 s for path to be gone.
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	for i := 0; i < 3000; i++ {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%s is still there 30 s after poolrun was killed", path)
 }

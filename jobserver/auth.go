@@ -3,6 +3,7 @@ package jobserver
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -200,4 +201,51 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// ParentEnv marks, in a job's environment, the jobserver that a poolrun
+// made for that job: "MAKELEVEL WORD", MAKELEVEL being the job's (""
+// outside make). A poolrun started in the job itself (no make in
+// between: MAKELEVEL unchanged, the same word) shares its parent's cap
+// directly (slots.FromEnv), whose claim-once unit keeps two runs started
+// at once in one job from both taking the job's slot for free — two
+// jobserver clients would each count an implicit token. With a make in
+// between (it raises MAKELEVEL), make's recipes each have their own
+// token, and the poolrun in one is make's client.
+const ParentEnv = "POOLRUN_JOBSERVER"
+
+// ParentMark is the ParentEnv value of a job whose environment env
+// (its MAKELEVEL) names the jobserver word.
+func ParentMark(env []string, word string) string {
+	return getenv(env, "MAKELEVEL") + " " + word
+}
+
+// ServedByParent reports whether the jobserver env names is the one a
+// poolrun made for the job this process runs in, with no make in
+// between (see ParentEnv). env nil: this process's environment.
+func ServedByParent(env []string) bool {
+	if env == nil {
+		env = os.Environ()
+	}
+	a, _, err := Lookup(env)
+	if err != nil || a.Word == "" {
+		return false
+	}
+	mark, ok := lookupVar(env, ParentEnv)
+	return ok && mark == ParentMark(env, a.Word)
+}
+
+func getenv(env []string, name string) string {
+	v, _ := lookupVar(env, name)
+	return v
+}
+
+// lookupVar is name's value in env, the last one winning.
+func lookupVar(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
 }

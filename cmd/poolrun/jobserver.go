@@ -21,8 +21,8 @@ import (
 // MAKEFLAGS names but that cannot be used is a one-line warning, and
 // poolrun runs with its own cap, as make does then.
 func jobserverClient(o *options, log hclog.Logger) slots.Cap {
-	if o.jobserver == jobserver.Off {
-		return nil
+	if o.jobserver == jobserver.Off || jobserver.ServedByParent(nil) {
+		return nil // a poolrun job's own child: its cap is the parent's (slots.FromEnv)
 	}
 	c, err := jobserver.ClientFromEnv(nil)
 	switch {
