@@ -371,3 +371,54 @@ func waitGone(t *testing.T, path string) {
 	}
 	t.Errorf("%s is still there 30 s after poolrun was killed", path)
 }
+
+// cargo build -j 8 of a workspace of six independent crates inside
+// poolrun -j 2: at most 2 rustc at once (cargo's jobserver client reads
+// both styles: both are tested), all six built; without a jobserver
+// cargo runs more. rustc runs under a wrapper that records it like a
+// recipe.
+func TestJobserverCargo(t *testing.T) {
+	needTool(t, "cargo")
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "ws")
+	members := ""
+	for i := 1; i <= 6; i++ {
+		src := filepath.Join(ws, fmt.Sprintf("c%d", i), "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(ws, fmt.Sprintf("c%d", i), "Cargo.toml"), fmt.Appendf(nil, "[package]\nname = \"c%d\"\nversion = \"0.1.0\"\nedition = \"2021\"\n", i), 0o644)
+		os.WriteFile(filepath.Join(src, "lib.rs"), fmt.Appendf(nil, "pub fn f() -> u32 { %d }\n", i), 0o644)
+		members += fmt.Sprintf("%q,", fmt.Sprintf("c%d", i))
+	}
+	os.WriteFile(filepath.Join(ws, "Cargo.toml"), []byte("[workspace]\nmembers = ["+strings.TrimSuffix(members, ",")+"]\nresolver = \"2\"\n"), 0o644)
+	wrap := script(t, dir, "wrap.sh", `case " $* " in *" --crate-name c"[0-9]" "*) ;; *) exec "$@" ;; esac
+d=$REC_DIR n=$$
+date +%s%N > "$d/$n.start"
+i=0
+while [ "$(ls "$d" | grep -c '\.start$')" -lt "$REC_WANT" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+sleep 0.2
+"$@"; st=$?
+date +%s%N > "$d/$n.end"
+exit $st`)
+	for _, c := range []struct {
+		flag       string
+		want, most int
+	}{{"--jobserver-style=pipe", 2, 2}, {"--jobserver-style=fifo", 2, 2}, {"--no-jobserver", 3, 3}} {
+		r := newJSRec(t)
+		target := filepath.Join(dir, "target")
+		os.RemoveAll(target)
+		res := poolrun(t, runOpts{dir: ws, env: cleanEnv("RUSTC_WRAPPER="+wrap, "REC_DIR="+r.dir, fmt.Sprintf("REC_WANT=%d", c.want), "CARGO_TARGET_DIR="+target)},
+			c.flag, "-j", "2", "cargo build -q -j 8 --offline #", ":::", "x")
+		ended, most := r.counts(t)
+		switch {
+		case res.code != 0 || ended != 6:
+			t.Errorf("%s: exit %d, %d crates built: want 0 and 6\n%s", c.flag, res.code, ended, res.stderr)
+		case c.flag == "--no-jobserver" && most < c.most:
+			t.Errorf("%s: %d rustc at once: want at least %d (cargo's own -j 8)", c.flag, most, c.most)
+		case c.flag != "--no-jobserver" && most != c.most:
+			t.Errorf("%s: %d rustc at once: want %d", c.flag, most, c.most)
+		}
+	}
+}
