@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,9 +44,11 @@ type Server struct {
 	word  func(fd0 int) string
 
 	files []*os.File // Pipe: the read and write ends the job inherits
-	dir   string     // Fifo: the directory that holds the fifo
-	fd    int        // our own descriptor: non-blocking, read and write
-	stop  *waker
+	path  string     // Fifo: the fifo
+	own   *os.File   // our own description: non-blocking, read and write, in Go's poller
+	rc    syscall.RawConn
+	fd    int // own's descriptor
+	stop  chan struct{}
 	done  chan struct{}
 
 	mu    sync.Mutex
@@ -82,7 +86,7 @@ func Serve(c slots.Cap, style Style, busy func() bool) (*Server, error) {
 	if busy == nil {
 		busy = func() bool { return false }
 	}
-	s := &Server{cap: c, style: style, busy: busy, fd: -1, done: make(chan struct{})}
+	s := &Server{cap: c, style: style, busy: busy, fd: -1, stop: make(chan struct{}), done: make(chan struct{})}
 	var err error
 	switch style {
 	case Pipe:
@@ -96,7 +100,10 @@ func Serve(c slots.Cap, style Style, busy func() bool) (*Server, error) {
 		err = onePage(s.fd)
 	}
 	if err == nil {
-		s.stop, err = newWaker()
+		// In Go's poller: the pump waits for the pipe to empty without
+		// holding a thread, however many jobs run.
+		s.own = os.NewFile(uintptr(s.fd), "jobserver")
+		s.rc, err = s.own.SyscallConn()
 	}
 	if err != nil {
 		s.release()
@@ -123,19 +130,34 @@ func (s *Server) makePipe() error {
 	return nil
 }
 
+// fifos is this process's directory of fifos: made on the first Fifo
+// Server, under os.TempDir, and registered with the spawn tracker, which
+// removes it when this process ends, however it ends (SIGKILL too).
+var fifos struct {
+	once sync.Once
+	dir  string
+	err  error
+	n    atomic.Int64
+}
+
 func (s *Server) makeFifo() error {
-	dir, err := os.MkdirTemp("", "poolrun-jobserver-")
-	if err != nil {
-		return err
+	fifos.once.Do(func() {
+		dir, err := os.MkdirTemp("", "poolrun-jobserver-")
+		if err == nil {
+			if err = spawn.TrackPath(dir); err != nil {
+				os.Remove(dir)
+			}
+		}
+		fifos.dir, fifos.err = dir, err
+	})
+	if fifos.err != nil {
+		return fifos.err
 	}
-	s.dir = dir
-	if err := spawn.TrackPath(dir); err != nil {
-		return err
-	}
-	path := filepath.Join(dir, "fifo")
+	path := filepath.Join(fifos.dir, strconv.FormatInt(fifos.n.Add(1), 10))
 	if err := unix.Mkfifo(path, 0o600); err != nil {
 		return err
 	}
+	s.path = path
 	fd, err := openFifo(path)
 	if err != nil {
 		return err
@@ -177,9 +199,9 @@ func (s *Server) Units() int {
 // took and never gave back (a killed make's). Call it once the job has
 // ended. It removes the fifo.
 func (s *Server) Close() error {
-	s.stop.wake()
+	close(s.stop)
+	s.own.SetDeadline(time.Now()) // ends a wait for the pipe to empty
 	<-s.done
-	s.stop.close()
 	return s.release()
 }
 
@@ -194,13 +216,17 @@ func (s *Server) release() error {
 	for _, f := range s.files {
 		f.Close()
 	}
-	if s.fd >= 0 {
+	switch {
+	case s.own != nil:
+		s.own.Close()
+	case s.fd >= 0:
 		unix.Close(s.fd)
-		s.fd = -1
 	}
-	if s.dir != "" {
-		err = errors.Join(err, os.RemoveAll(s.dir))
-		spawn.UntrackPath(s.dir)
+	s.fd = -1
+	if s.path != "" {
+		if rerr := os.Remove(s.path); rerr != nil && !os.IsNotExist(rerr) {
+			err = errors.Join(err, rerr)
+		}
 	}
 	return err
 }
@@ -281,19 +307,55 @@ func (s *Server) pump() {
 				d = retryMax
 			}
 		}
-		ready, woken, err := wait(s.fd, events, s.stop, d)
+		ready, stopped, err := s.wait(events != 0, d)
 		if err != nil {
 			s.fail(err)
 			return
 		}
-		if woken {
+		if stopped {
 			return
 		}
-		if ready && events != 0 {
+		if ready {
 			// A client took the last byte: it wants tokens; offer at once.
 			hungry, retry, probe, nextOffer = true, retryMin, probeMin, time.Time{}
 		}
 	}
+}
+
+// wait waits d, or, if empty, until the pipe is empty (a client took
+// the last byte) or d has passed. It reports whether the pipe emptied,
+// and whether Close stopped the Server.
+func (s *Server) wait(empty bool, d time.Duration) (ready, stopped bool, err error) {
+	if !empty {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-s.stop:
+			return false, true, nil
+		case <-t.C:
+			return false, false, nil
+		}
+	}
+	s.own.SetWriteDeadline(time.Now().Add(d))
+	var qerr error
+	werr := s.rc.Write(func(fd uintptr) bool {
+		n, err := queued(int(fd))
+		if err != nil {
+			qerr = err
+			return true
+		}
+		ready = n == 0
+		return ready
+	})
+	select {
+	case <-s.stop:
+		return false, true, nil
+	default:
+	}
+	if errors.Is(werr, os.ErrDeadlineExceeded) {
+		return false, false, nil
+	}
+	return ready, false, errors.Join(werr, qerr)
 }
 
 // reclaim reads up to k tokens back out of the pipe and gives their
