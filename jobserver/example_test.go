@@ -27,7 +27,7 @@ func ExampleServe() {
 		fmt.Println(err)
 		return
 	}
-	cmd := exec.Command("make", "-s", "-f", "/dev/null", "--eval", "all: a b; a b: ; @true")
+	cmd := exec.Command("make", "-s", "-f", "/dev/null", "--eval", "all: a b", "--eval", "a b: ; @true")
 	cmd.ExtraFiles = s.Files()                 // descriptors 3 and 4
 	cmd.Env = s.Env(os.Environ(), 3, c.Size()) // MAKEFLAGS= -j4 --jobserver-auth=3,4
 	err = cmd.Run()
