@@ -125,6 +125,9 @@ func (c *Client) Acquire(ctx context.Context) (slots.Slot, error) {
 	if s, ok := c.takeImplicit(); ok {
 		return s, nil
 	}
+	if s, ok, err := c.TryAcquire(); ok || err != nil {
+		return s, err // a token there now: no waker to make
+	}
 	w, err := newWaker()
 	if err != nil {
 		return nil, fmt.Errorf("jobserver: %w", err)
