@@ -68,6 +68,9 @@ func (r *batchRun) serve() *jobserver.Server {
 		return nil
 	}
 	s, err := jobserver.Serve(r.sched.cap, js.style, js.waiting.Load)
+	if errors.Is(err, jobserver.ErrUnsupported) {
+		return nil // not on this system: the jobs run without, as before
+	}
 	if err != nil {
 		r.jsWarn.Do(func() {
 			r.out.say("poolrun: warning: %s: jobs run without a jobserver (their makes run with their own -j)\n", strings.TrimPrefix(err.Error(), "jobserver: "))

@@ -1,3 +1,5 @@
+//go:build linux
+
 package jobserver_test
 
 import (
@@ -87,4 +89,3 @@ func BenchmarkTokenServer(b *testing.B) {
 		t.Release()
 	}
 }
-

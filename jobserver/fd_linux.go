@@ -10,6 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// newPipe makes a pipe, close-on-exec.
+func newPipe() ([2]int, error) {
+	var p [2]int
+	err := unix.Pipe2(p[:], unix.O_CLOEXEC)
+	return p, err
+}
+
 // reopen opens a new open file description of the pipe or fifo behind
 // descriptor fd, non-blocking, for reading and writing, through
 // /proc/self/fd. Flags such as O_NONBLOCK belong to the description, and
@@ -204,3 +211,7 @@ func readToken(ctx context.Context, fd int, w *waker) (b byte, woken bool, err e
 		}
 	}
 }
+
+// ErrUnsupported: the jobserver needs Linux (a pipe of one page that
+// reports POLLOUT only when empty, and /proc/self/fd to reopen a pipe).
+var ErrUnsupported = errors.New("jobserver: not supported on this system (Linux only)")

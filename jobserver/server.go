@@ -24,19 +24,24 @@ import (
 // however the tree ended — a make SIGKILLed while it held tokens costs
 // the cap nothing.
 //
-// A pipe is passive: a client reads a byte that must already be there.
-// The Server keeps at most one byte waiting in it, a unit it took with
-// TryAcquire, and takes the next unit only when a client has taken that
-// byte. The pipe is shrunk to one page, so the kernel reports it writable
-// only once it is empty: the Server sleeps in poll on its write end and
-// wakes exactly when a client took the last byte. A unit the Server
-// cannot have at once (the cap is full) is tried again after a short
-// pause, growing from 1 ms to 50 ms: the Server never blocks on the cap,
-// so it cannot take a unit from the batch that runs the job, which waits
-// there for its next job. Tokens the tree gives back and leaves unread
-// for a while (the smallest count seen over reclaimAfter is above one)
-// are read back out and given back to the cap, so that a job that needed
-// many tokens once does not keep them from the other jobs.
+// A pipe is passive: a client reads a byte that must already be there,
+// and nothing tells the writer that a client waits. The Server keeps at
+// most one byte waiting in the pipe, for a unit it took with TryAcquire,
+// and offers the next one only once a client has taken that byte. The
+// pipe is shrunk to one page, so the kernel reports it writable only
+// while it is empty: the Server waits (in Go's poller, no thread held)
+// for the pipe to become writable, which is exactly when a client took
+// the last byte — no polling. It never blocks on the cap, so it cannot
+// take a unit from the batch that runs the job, which waits there for its
+// next job; and while that batch waits (busy), the Server gives back the
+// tokens in its pipe and offers none. A unit it cannot have at once (the
+// cap is full) is tried again after a pause: 1 ms doubling to 50 ms
+// while a client of the job has just taken a token, 200 ms doubling to
+// 2 s otherwise. A token that stays unread in the pipe for 200 ms (an
+// offer nobody took, or tokens the tree gave back and no longer needs) is
+// read back and its unit given back to the cap, and the next offer waits
+// the longer pause: a job that is not a make does not keep a unit from
+// one that is.
 type Server struct {
 	cap   slots.Cap
 	busy  func() bool
@@ -114,8 +119,8 @@ func Serve(c slots.Cap, style Style, busy func() bool) (*Server, error) {
 }
 
 func (s *Server) makePipe() error {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+	p, err := newPipe()
+	if err != nil {
 		return err
 	}
 	s.files = []*os.File{os.NewFile(uintptr(p[0]), "jobserver-r"), os.NewFile(uintptr(p[1]), "jobserver-w")}
