@@ -422,3 +422,24 @@ exit $st`)
 		}
 	}
 }
+
+// make 4.3 reads only pipes: in fifo style it stops at once ("internal
+// error: invalid --jobserver-auth string"), which is why pipe is the
+// default. (make ≥ 4.4 reads fifos: then TestJobserverTwoMakes runs
+// both styles.)
+func TestJobserverFifoMake43(t *testing.T) {
+	needTool(t, "make")
+	if makeReadsFifo() {
+		t.Skip("this make reads fifos")
+	}
+	leakcheck.Check(t)
+	mk := makefile(t, 1, "true")
+	res := poolrun(t, runOpts{env: cleanEnv()}, "--jobserver-style=fifo", "make", "-s", "-f", mk, ":::", "all")
+	if res.code != 1 || !strings.Contains(res.stderr, "make: *** internal error: invalid --jobserver-auth string 'fifo:/") {
+		t.Errorf("make 4.3 in fifo style: exit %d, stderr %q: want 1 and make's error", res.code, res.stderr)
+	}
+	res = poolrun(t, runOpts{env: cleanEnv()}, "make", "-s", "-f", mk, ":::", "all")
+	if res.code != 0 || res.stderr != "" {
+		t.Errorf("make 4.3 in the default style: exit %d, stderr %q", res.code, res.stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -63,7 +64,7 @@ func ClientFromEnv(env []string) (*Client, error) {
 	}
 	a, name, err := Lookup(env)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &envError{name: name, err: err}
 	}
 	if a.Style == Off {
 		return nil, ErrNoJobserver
@@ -291,3 +292,16 @@ type noShare struct{}
 
 func (noShare) Env() []string { return []string{slots.HeldEnv + "="} }
 func (noShare) Close() error  { return nil }
+
+// envError is a jobserver variable that cannot be read: "jobserver:
+// MAKEFLAGS: what is wrong".
+type envError struct {
+	name string
+	err  error
+}
+
+func (e *envError) Error() string {
+	return "jobserver: " + e.name + ": " + strings.TrimPrefix(e.err.Error(), "jobserver: ")
+}
+
+func (e *envError) Unwrap() error { return e.err }
