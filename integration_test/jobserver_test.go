@@ -443,3 +443,73 @@ func TestJobserverFifoMake43(t *testing.T) {
 		t.Errorf("make 4.3 in the default style: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+// A poolrun under make gives back every token it read, however it ends:
+// --halt now,fail=1, and SIGTERM while it holds three of make's tokens.
+// make 4.3 checks: it says "INTERNAL: Exiting with N jobserver tokens
+// available; should be M!" when tokens were lost (checked with a client
+// that keeps one).
+func TestJobserverClientGivesBack(t *testing.T) {
+	needTool(t, "make")
+	leakcheck.Check(t)
+	r := newJSRec(t)
+	dir := t.TempDir()
+	pidf := filepath.Join(dir, "pid")
+	halt := fmt.Sprintf(`-+%s -j 4 --halt now,fail=1 sh -c 'sh %s %s $$0 4 0; exit $$0' ::: 1 2 3 4`, bin, r.sh, r.dir)
+	term := fmt.Sprintf(`-+sh -c 'echo $$$$ > %s.tmp; mv %s.tmp %s; exec %s -j 4 sleep 60 ::: 1 2 3 4'`, pidf, pidf, pidf, bin)
+	lose := `+@python3 -c "import os; os.read(3, 1)"`
+	for _, c := range []struct {
+		name, recipe string
+		lost         bool
+	}{{"halt", halt, false}, {"sigterm", term, false}, {"a client that keeps a token", lose, true}} {
+		if c.lost {
+			if _, err := exec.LookPath("python3"); err != nil {
+				continue
+			}
+		}
+		mk := makefile(t, 1, c.recipe)
+		cmd := exec.Command("make", "-s", "-j4", "-f", mk)
+		cmd.Env = cleanEnv()
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if c.name == "sigterm" {
+			waitFiles(t, pidf)
+			b, _ := os.ReadFile(pidf)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			// Wait until it runs its four jobs (three of make's tokens).
+			for i := 0; i < 3000 && countChildren(pid, "sleep") < 4; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := countChildren(pid, "sleep"); n != 4 {
+				t.Fatalf("poolrun under make -j4 runs %d jobs, want 4", n)
+			}
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+		cmd.Wait()
+		lost := strings.Contains(out.String(), "INTERNAL: Exiting with")
+		if lost != c.lost {
+			t.Errorf("%s: make says %q: want tokens lost %v", c.name, out.String(), c.lost)
+		}
+	}
+}
+
+// countChildren is how many children of pid run the command name.
+func countChildren(pid int, name string) int {
+	// Each thread has its own children file: the process's are all of them.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var kids []string
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		kids = append(kids, strings.Fields(string(b))...)
+	}
+	n := 0
+	for _, c := range kids {
+		if comm, err := os.ReadFile("/proc/" + c + "/comm"); err == nil && strings.TrimSpace(string(comm)) == name {
+			n++
+		}
+	}
+	return n
+}
