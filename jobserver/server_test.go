@@ -3,8 +3,10 @@
 package jobserver_test
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
@@ -70,5 +72,103 @@ func TestServePipeMake(t *testing.T) {
 	}
 	if len(got) != 2 {
 		t.Errorf("%d units free after Close, want 2", len(got))
+	}
+}
+
+// freeUnits is how many units of c can be had now (given back at once).
+func freeUnits(c slots.Cap) int {
+	var got []slots.Slot
+	for {
+		u, ok, _ := c.TryAcquire()
+		if !ok {
+			break
+		}
+		got = append(got, u)
+	}
+	for _, u := range got {
+		u.Release()
+	}
+	return len(got)
+}
+
+// A client of a Server (the test binary, a Client) that takes the
+// tokens it can and is SIGKILLed holding them: Close gives all of them
+// back to the cap. Both styles; a fifo is gone after Close.
+func TestServeKilledClient(t *testing.T) {
+	for _, style := range []jobserver.Style{jobserver.Pipe, jobserver.Fifo} {
+		t.Run(style.String(), func(t *testing.T) {
+			leakcheck.Check(t)
+			c, err := slots.New(3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			own, _, _ := c.TryAcquire()
+			defer own.Release()
+			s, err := jobserver.Serve(c, style, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(s.Env(os.Environ(), 3, 3), "JOBSERVER_TEST_CLIENT=hold")
+			cmd.ExtraFiles = s.Files()
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			// The client takes what it can without waiting (its implicit
+			// token and the one the Server offers), says so, and holds it.
+			line, _ := bufio.NewReader(stdout).ReadString('\n')
+			if !strings.HasPrefix(line, "slots: ") {
+				t.Fatalf("client: %q", line)
+			}
+			if got := s.Units(); got < 1 {
+				t.Errorf("the Server holds %d units with a client holding tokens", got)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			word := s.Word(3)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := freeUnits(c); n != 2 {
+				t.Errorf("%d units free after the killed client's Server closed, want 2", n)
+			}
+			if p, ok := strings.CutPrefix(word, "--jobserver-auth=fifo:"); ok {
+				if _, err := os.Stat(p); !os.IsNotExist(err) {
+					t.Errorf("fifo %s after Close: %v", p, err)
+				}
+			}
+		})
+	}
+}
+
+// While busy says the cap's units are wanted elsewhere, a Server offers
+// none: its client has only its implicit token.
+func TestServeBusy(t *testing.T) {
+	leakcheck.Check(t)
+	c, err := slots.New(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := jobserver.Serve(c, jobserver.Pipe, func() bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(s.Env(os.Environ(), 3, 3), "JOBSERVER_TEST_CLIENT=1")
+	cmd.ExtraFiles = s.Files()
+	out, err := cmd.Output()
+	if err != nil || string(out) != "slots: 1\n" {
+		t.Errorf("client of a busy Server: %v %q, want slots: 1", err, out)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := freeUnits(c); n != 3 {
+		t.Errorf("%d units free, want 3", n)
 	}
 }
