@@ -98,17 +98,6 @@ func (r *batchRun) attempt(j *job) {
 	c := spawn.Command(context.Background(), j.path, j.argv[1:]...)
 	c.Args[0] = j.argv[0]
 	c.Env = r.jobEnv(j)
-	if js := r.serve(); js != nil {
-		c.ExtraFiles = js.Files()
-		c.Env = r.js.env(c.Env, js)
-		defer func() {
-			if err := js.Close(); err != nil {
-				r.log.Error("the job's jobserver", "job", j.seq, "error", err)
-			}
-		}()
-	} else {
-		c.Env = r.js.env(c.Env, nil)
-	}
 	c.Stdin = r.devNull
 	c.WaitDelay = r.spec.WaitDelay
 	c.Dir = r.spec.Dir
@@ -131,6 +120,19 @@ func (r *batchRun) attempt(j *job) {
 	j.start = time.Now()
 	started := false
 	if err == nil {
+		// The job's jobserver, made after pace and j.start: Delay spaces
+		// the starts themselves.
+		if js := r.serve(); js != nil {
+			c.ExtraFiles = js.Files()
+			c.Env = r.js.env(c.Env, js)
+			defer func() {
+				if err := js.Close(); err != nil {
+					r.log.Error("the job's jobserver", "job", j.seq, "error", err)
+				}
+			}()
+		} else {
+			c.Env = r.js.env(c.Env, nil)
+		}
 		started, err = r.procs.start(j.slot, c)
 	}
 	// The Timeout timer stops the job unless Wait has returned; it fired
