@@ -1,6 +1,7 @@
 package jobserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ type Client struct {
 	mu       sync.Mutex
 	implicit bool            // the implicit token is in use
 	waiters  map[*waker]bool // Acquires reading a token, woken when the implicit token comes free
-	held     int             // bytes read and not yet written back
+	held     []byte          // bytes read and not yet written back
 	closed   bool
 }
 
@@ -216,7 +217,7 @@ func (c *Client) takeImplicit() (slots.Slot, bool) {
 // got counts a byte read; a Client closed meanwhile writes it back.
 func (c *Client) got(b byte) slots.Slot {
 	c.mu.Lock()
-	c.held++
+	c.held = append(c.held, b)
 	c.mu.Unlock()
 	return &tokenSlot{c: c, b: b}
 }
@@ -242,9 +243,10 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	var err error
-	for ; c.held > 0; c.held-- {
-		err = errors.Join(err, writeByte(c.fd, '+'))
+	for _, b := range c.held {
+		err = errors.Join(err, writeByte(c.fd, b))
 	}
+	c.held = nil
 	return errors.Join(err, unix.Close(c.fd))
 }
 
@@ -280,7 +282,9 @@ func (s *tokenSlot) Release() error {
 		if s.c.closed {
 			return // Close wrote it back
 		}
-		s.c.held--
+		if i := bytes.IndexByte(s.c.held, s.b); i >= 0 {
+			s.c.held = append(s.c.held[:i], s.c.held[i+1:]...)
+		}
 		if werr := writeByte(s.c.fd, s.b); werr != nil {
 			err = fmt.Errorf("jobserver: giving a token back: %w", werr)
 		}
