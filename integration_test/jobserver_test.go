@@ -341,10 +341,13 @@ func TestJobserverJobEnv(t *testing.T) {
 	if res.code != 0 || len(word) != 2 || word[0] != "-j2" || !strings.HasPrefix(word[1], "--jobserver-auth=fifo:/") || !strings.HasSuffix(res.stdout, "\nfifo\n") {
 		t.Fatalf("fifo style: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
+	// The fifo went with its job; its directory goes with poolrun (its
+	// tracker removes it as poolrun exits).
 	fifo := strings.TrimPrefix(word[1], "--jobserver-auth=fifo:")
-	if _, err := os.Stat(filepath.Dir(fifo)); !os.IsNotExist(err) {
+	if _, err := os.Stat(fifo); !os.IsNotExist(err) {
 		t.Errorf("the job's fifo %s outlived poolrun: %v", fifo, err)
 	}
+	waitGone(t, filepath.Dir(fifo))
 
 	// SIGKILL: the tracker removes the fifo's directory.
 	out := filepath.Join(dir, "word")
@@ -369,7 +372,7 @@ func waitGone(t *testing.T, path string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Errorf("%s is still there 30 s after poolrun was killed", path)
+	t.Errorf("%s is still there 30 s after poolrun ended", path)
 }
 
 // cargo build -j 8 of a workspace of six independent crates inside

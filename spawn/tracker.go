@@ -547,8 +547,10 @@ func trackerMain(context.Context) error {
 		}
 	}
 	// EOF: the parent is gone (or the pipe broke, which means the same).
+	// Paths first: removing one (a fifo's directory) harms no process that
+	// has it open, and the sets' cleanup may wait for a live last user.
+	removePaths(paths)
 	killed, removed, kept, skipped := cleanup(groups, sets, keep)
-	removePaths(paths) // after the kill: nothing of the parent's opens them any more
 	if reporter && killed+removed+len(kept)+len(skipped) > 0 {
 		msg := fmt.Sprintf("poolrun tracker: process %d ended leaving %d child process groups and %d private semaphore sets: killed the groups, removed %d sets", parent, len(groups), len(sets), removed)
 		if len(kept) > 0 {
