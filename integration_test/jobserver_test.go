@@ -183,17 +183,22 @@ func TestJobserverTwoMakes(t *testing.T) {
 	needTool(t, "make")
 	leakcheck.Check(t)
 	r := newJSRec(t)
-	mk := makefile(t, 8, fmt.Sprintf("%s %s $(P)%%N 2 0.2", r.sh, r.dir))
-	for _, style := range []string{"pipe", "fifo"} {
-		if style == "fifo" && !makeReadsFifo() {
-			continue
-		}
-		os.RemoveAll(r.dir)
-		os.Mkdir(r.dir, 0o755)
-		res := poolrun(t, runOpts{env: cleanEnv()}, "--jobserver-style="+style, "-j", "2", "make", "-s", "-f", mk, "P={}-", ":::", "a", "b")
-		ended, most := r.counts(t)
-		if res.code != 0 || ended != 16 || most != 2 {
-			t.Errorf("%s: poolrun -j 2 of two makes: exit %d, %d recipes ended, %d at once: want 0, 16, 2\n%s", style, res.code, ended, most, res.stderr)
+	// -j 2: each make runs on its job's slot alone. -j 3: one of them
+	// gets the third unit as a token (a make without a jobserver would
+	// run one recipe at a time: 2), and never more.
+	for _, j := range []int{2, 3} {
+		mk := makefile(t, 8, fmt.Sprintf("%s %s $(P)%%N %d 0.2", r.sh, r.dir, j))
+		for _, style := range []string{"pipe", "fifo"} {
+			if style == "fifo" && !makeReadsFifo() {
+				continue
+			}
+			os.RemoveAll(r.dir)
+			os.Mkdir(r.dir, 0o755)
+			res := poolrun(t, runOpts{env: cleanEnv()}, "--jobserver-style="+style, "-j", strconv.Itoa(j), "make", "-s", "-f", mk, "P={}-", ":::", "a", "b")
+			ended, most := r.counts(t)
+			if res.code != 0 || ended != 16 || most != j {
+				t.Errorf("%s: poolrun -j %d of two makes: exit %d, %d recipes ended, %d at once: want 0, 16, %d\n%s", style, j, res.code, ended, most, j, res.stderr)
+			}
 		}
 	}
 }
