@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/poolrun/poolrun/jobserver"
 )
 
 // Descriptors a running job costs this process, as measured (ls
@@ -19,6 +21,7 @@ const (
 	fdsUngrouped    = 3
 	fdsKeepOrder    = 2     // a finished job waiting in order, its files open
 	fdsResults      = 1     // a result file being written
+	fdsJobserver    = 3     // the job's jobserver: its pipe's two ends and our own description of it
 	fdsReserve      = 4 + 4 // the joblog, a results directory, the runtime's own; one start
 )
 
@@ -53,6 +56,17 @@ func (r *batchRun) fitFiles() (maxHeld int, err error) {
 	}
 	avail := int(lim.Cur) - open - fdsReserve
 	jobs := (avail - held) / per
+	if r.spec.Jobserver != jobserver.Off {
+		// A job's jobserver is worth its descriptors only while it costs
+		// no job: with as few that it would, the jobs run without one.
+		if withJS := (avail - held) / (per + fdsJobserver); withJS >= min(jobs, r.sched.limit) {
+			per += fdsJobserver
+			jobs = withJS
+		} else {
+			r.spec.Jobserver = jobserver.Off
+			r.log.Debug("no jobserver for the jobs: too few descriptors", "limit", lim.Cur)
+		}
+	}
 	if jobs < 1 {
 		return 0, fmt.Errorf("too few file descriptors: the limit is %d (ulimit -n) and %d are open; one job needs %d more: raise it (ulimit -n %d)", lim.Cur, open, per+held+fdsReserve, open+per+held+fdsReserve+16)
 	}

@@ -217,6 +217,19 @@ func (r *batchRun) attempt(j *job) {
 		err = j.startErr
 	}
 	if err == nil {
+		// The job's jobserver, made after pace and j.start: Delay spaces
+		// the starts themselves.
+		if js := r.serve(); js != nil {
+			c.ExtraFiles = js.Files()
+			c.Env = r.js.env(c.Env, js)
+			defer func() {
+				if err := js.Close(); err != nil {
+					r.log.Error("the job's jobserver", "job", j.seq, "error", err)
+				}
+			}()
+		} else {
+			c.Env = r.js.env(c.Env, nil)
+		}
 		started, err = r.procs.start(j.slot, c)
 	}
 	r.paced(j.start)

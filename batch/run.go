@@ -66,6 +66,8 @@ type batchRun struct {
 	shareWarn sync.Once
 	hookMu    sync.Mutex // Spec.Before and Spec.Ended: one call at a time
 	startMu   sync.Mutex // with Before or Ended: one job's start decided at a time
+	js        *jobservers // nil: a dry run
+	jsWarn    sync.Once
 
 	paceMu    sync.Mutex // Delay: when the next job may start
 	nextStart time.Time
@@ -133,8 +135,10 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 			if n == 0 {
 				n = runtime.NumCPU()
 			}
-			if c, err = slots.Default(n); err != nil {
-				return nil, err
+			if c = jobserverCap(spec); c == nil {
+				if c, err = slots.Default(n); err != nil {
+					return nil, err
+				}
 			}
 			r.closeCap = c
 		}
@@ -166,6 +170,9 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 		drop = append(drop[:len(drop):len(drop)], spec.SlotVar)
 	}
 	r.env = jobBaseEnv(spec.Env, drop)
+	if !spec.DryRun {
+		r.js, r.env = newJobservers(spec.Jobserver, r.env, r.sched.cap.Size())
+	}
 	return r, nil
 }
 

@@ -203,7 +203,9 @@ func (s *scheduler) dispatch(ctx context.Context, r *batchRun) error {
 				break
 			}
 		}
+		r.js.wait(true) // the jobs' jobservers leave the cap's units to the batch meanwhile
 		c, err := s.cap.Acquire(ctx)
+		r.js.wait(false)
 		if err != nil {
 			s.free <- slot
 			if ctx.Err() != nil {

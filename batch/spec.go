@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/jobserver"
 	"github.com/poolrun/poolrun/slots"
 )
 
@@ -41,8 +42,16 @@ type Spec struct {
 	// Cap is what jobs take their slots from. nil: slots.Default — the
 	// cap inherited from the poolrun job this process runs in, or a
 	// private cap of Jobs slots made for the batch and removed after it.
-	// A Cap given here is not closed by Run.
+	// A Cap given here is not closed by Run. Under a make jobserver
+	// (MAKEFLAGS in Env names a usable one) the default is a client of
+	// it (jobserver.Client), unless Jobserver is jobserver.Off.
 	Cap slots.Cap
+	// Jobserver is the GNU make jobserver each job gets, backed by the
+	// cap (docs/jobserver.md): jobserver.Pipe (the zero value: make 4.3
+	// reads only this), jobserver.Fifo (make ≥ 4.4, ninja ≥ 1.13), or
+	// jobserver.Off (none; the jobs' MAKEFLAGS lose their jobserver
+	// words, and the batch is no client of one either).
+	Jobserver jobserver.Style
 
 	// Output is how jobs' output is printed (default: Grouped).
 	Output OutputMode

@@ -31,6 +31,8 @@ import (
 //	G- PGID                                the child was reaped
 //	R                                      you report the cleanup on stderr
 //	K MS                                   how long to wait for a set's live last user (keepWait)
+//	P+ PATH                                a path to remove (TrackPath: a jobserver's fifo directory)
+//	P- PATH                                the path was removed or untracked
 //
 // Only this process holds the pipe's write end (O_CLOEXEC: children do not
 // inherit it), so the tracker reads EOF exactly when this process is gone,
@@ -83,7 +85,8 @@ var tracker struct {
 	lost    error          // why the last tracker went away or could not start
 	sets    map[int]semlock.Handle
 	groups  map[int]bool
-	keepFor time.Duration // keepWait, for trackers started from now on (tests shorten it)
+	paths   map[string]bool // TrackPath's
+	keepFor time.Duration   // keepWait, for trackers started from now on (tests shorten it)
 }
 
 // trackerProc is one running tracker.
@@ -198,6 +201,9 @@ func untrackGroup(pgid int) {
 func initLocked() {
 	if tracker.sets == nil {
 		tracker.sets, tracker.groups = map[int]semlock.Handle{}, map[int]bool{}
+	}
+	if tracker.paths == nil {
+		tracker.paths = map[string]bool{}
 	}
 	if tracker.keepFor == 0 {
 		tracker.keepFor = keepWait
@@ -341,6 +347,9 @@ func stateLocked(reporter bool) []byte {
 	}
 	for pgid := range tracker.groups {
 		b = fmt.Appendf(b, "G+ %d\n", pgid)
+	}
+	for p := range tracker.paths {
+		b = append(b, "P+ "+p+"\n"...)
 	}
 	return b
 }
@@ -503,6 +512,7 @@ func trackerMain(context.Context) error {
 	parent := parentPid()
 	groups := map[int]bool{}
 	sets := map[int]semlock.Handle{}
+	paths := map[string]bool{}
 	reporter := false
 	keep := keepWait
 	sc := bufio.NewScanner(&batchReader{r: in, pause: trackerPause})
@@ -524,6 +534,10 @@ func trackerMain(context.Context) error {
 		case "G-":
 			pgid, _ := strconv.Atoi(arg)
 			delete(groups, pgid)
+		case "P+":
+			paths[arg] = true
+		case "P-":
+			delete(paths, arg)
 		case "R":
 			reporter = true
 		case "K":
@@ -533,6 +547,9 @@ func trackerMain(context.Context) error {
 		}
 	}
 	// EOF: the parent is gone (or the pipe broke, which means the same).
+	// Paths first: removing one (a fifo's directory) harms no process that
+	// has it open, and the sets' cleanup may wait for a live last user.
+	removePaths(paths)
 	killed, removed, kept, skipped := cleanup(groups, sets, keep)
 	if reporter && killed+removed+len(kept)+len(skipped) > 0 {
 		msg := fmt.Sprintf("poolrun tracker: process %d ended leaving %d child process groups and %d private semaphore sets: killed the groups, removed %d sets", parent, len(groups), len(sets), removed)

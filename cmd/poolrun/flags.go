@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/poolrun/poolrun/jobserver"
 	"github.com/poolrun/poolrun/semlock"
 )
 
@@ -65,6 +66,8 @@ type options struct {
 	header       string      // --header as written
 	help         bool
 	version      bool
+
+	jobserver jobserver.Style // --jobserver-style, --no-jobserver (Off)
 }
 
 // maxJobsCap is the size of the cap -j 0 makes: batch.AsManyAsPossible
@@ -203,6 +206,15 @@ var flagSpecs = []flagSpec{
 	{[]string{"--env"}, "VAR", func(o *options, v string) error { return nil }},
 	{[]string{"--dry-run", "--dryrun"}, "", func(o *options, _ string) error { o.dryRun = true; return nil }},
 	{[]string{"--bar", "--progress", "--eta"}, "", func(o *options, _ string) error { o.bar = true; return nil }},
+	{[]string{"--jobserver-style"}, "STYLE", func(o *options, v string) error {
+		st, err := jobserver.ParseStyle(v)
+		if err != nil || st == jobserver.Off {
+			return usagef("--jobserver-style %q: want pipe (make 4.3 reads only this) or fifo (make 4.4, ninja 1.13); --no-jobserver hands none", v)
+		}
+		o.jobserver = st
+		return nil
+	}},
+	{[]string{"--no-jobserver"}, "", func(o *options, _ string) error { o.jobserver = jobserver.Off; return nil }},
 	{[]string{"-h", "--help"}, "", func(o *options, _ string) error { o.help = true; return nil }},
 	{[]string{"--version"}, "", func(o *options, _ string) error { o.version = true; return nil }},
 }

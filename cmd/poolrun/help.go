@@ -121,6 +121,13 @@ Concurrency:
   A poolrun started inside a job shares its parent's cap (found in
   POOLRUN_SEMLOCKS): the job's own slot runs its first child, so nested
   runs never deadlock and never exceed the cap.
+  --jobserver-style STYLE  each job gets a GNU make jobserver backed by the
+                        cap, so the makes, cargos and ninjas in the jobs
+                        share it: pipe (default; make 4.3 reads only this)
+                        or fifo (make >= 4.4, ninja >= 1.13)
+  --no-jobserver        hand the jobs no jobserver, and take no tokens from one
+  Under make -jN (a + recipe, or fifo style) poolrun takes its slots from
+  make's jobserver: -j is then at most this many of make's tokens.
 
 Output (default: each job's stdout, then its stderr, printed whole when it ends):
   -k, --keep-order      print outputs in input order:   poolrun -k -j 8 ...

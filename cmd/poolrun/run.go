@@ -70,6 +70,7 @@ func runBatch(o *options, log hclog.Logger) int {
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,
 		Logger:    log,
+		Jobserver: o.jobserver,
 	}
 	if o.pipe.on() {
 		spec.Pipe, _ = o.pipeSpec() // checked by parseArgs
@@ -228,6 +229,9 @@ func openCap(o *options, log hclog.Logger) (slots.Cap, error) {
 			fmt.Fprintf(os.Stderr, "poolrun: --sem %s exists with %d slots (created by an earlier run): -j %s does not resize it; at most %d jobs run at once across all its users\n", o.sem, n, o.jobsSpec, n)
 		}
 		recordName(o.sem)
+		return c, nil
+	}
+	if c := jobserverClient(o, log); c != nil {
 		return c, nil
 	}
 	c, err := slots.FromEnv()
