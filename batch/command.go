@@ -41,15 +41,17 @@ const defaultShell = "/bin/sh"
 
 // parseCommand builds the command from the words after the flags, for
 // /bin/sh and this process's environment.
-func parseCommand(words []string) (*command, error) { return parseCommandFor(words, "", nil, "") }
+func parseCommand(words []string) (*command, error) { return parseCommandFor(words, &Spec{}) }
 
-// parseCommandFor builds the command from the words after the flags. No
-// words: each input is a shell command. One word with shell syntax
-// ("gzip {} && rm {}"), or a first word that is a shell builtin or a
-// function exported in env (nil: this process's): a shell script run by
-// shell ("": /bin/sh). Anything else: argv, run without a shell. repl,
-// if set, stands for {} (Spec.Replace).
-func parseCommandFor(words []string, shell string, env []string, repl string) (*command, error) {
+// parseCommandFor builds the command from the words after the flags, as
+// spec says (Shell, Env, Replace, Direct). No words: each input is a
+// shell command. One word with shell syntax ("gzip {} && rm {}"), or a
+// first word that is a shell builtin or a function exported in Env (nil:
+// this process's): a shell script run by Shell ("": /bin/sh), unless
+// Direct. Anything else: argv, run without a shell. Replace, if set,
+// stands for {}.
+func parseCommandFor(words []string, spec *Spec) (*command, error) {
+	shell, env, repl := spec.Shell, spec.Env, spec.Replace
 	if shell == "" {
 		shell = defaultShell
 	}
@@ -63,6 +65,9 @@ func parseCommandFor(words []string, shell string, env []string, repl string) (*
 	}
 	if first := strings.Fields(words[0]); len(words) == 1 && len(first) > 0 && IsExportedFunction(first[0], env) {
 		c.shell = true
+	}
+	if spec.Direct {
+		c.shell = false
 	}
 	anyRepl := false
 	for _, w := range words {
@@ -156,6 +161,11 @@ func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 	}
 	if c.appendIn {
 		argv = append(argv, v.args...)
+	}
+	if len(argv) == 2 && argv[0] == "echo" && (argv[1] == "--help" || argv[1] == "--version") {
+		// /bin/echo would print its own help; the shell's echo, which
+		// GNU parallel runs, prints the word.
+		return c.shellPath, []string{c.shellName, "-c", `echo "$1"`, c.shellName, argv[1]}
 	}
 	path = c.path
 	if path == "" {

@@ -153,8 +153,14 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 		j.stderr.discard()
 		return
 	case j.dry:
+		// As GNU parallel: tagged with --tag, and on stderr too with -t.
+		out.Write(p.tag(j))
 		out.WriteString(r.cmd.line(j.argv))
 		out.WriteByte('\n')
+		if r.spec.Verbose {
+			p.flush(out)
+			fmt.Fprintf(r.spec.Stderr, "%s\n", r.cmd.line(j.argv))
+		}
 		return
 	}
 	switch {
@@ -191,6 +197,9 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 	tag := p.tag(j)
 	if tag != nil {
 		w = &tagWriter{w: out, tag: tag}
+	}
+	if r.spec.Echo {
+		io.WriteString(w, r.cmd.line(j.argv)+"\n")
 	}
 	if err := j.stdout.writeTo(w, p.buf); err != nil {
 		p.writeFailed(err)

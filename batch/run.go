@@ -64,8 +64,8 @@ type batchRun struct {
 	env      []string      // the jobs' environment, without their own variables
 
 	shareWarn sync.Once
-	hookMu    sync.Mutex // Spec.Before and Spec.Ended: one call at a time
-	startMu   sync.Mutex // with Before or Ended: one job's start decided at a time
+	hookMu    sync.Mutex  // Spec.Before and Spec.Ended: one call at a time
+	startMu   sync.Mutex  // with Before or Ended: one job's start decided at a time
 	js        *jobservers // nil: a dry run
 	jsWarn    sync.Once
 
@@ -103,7 +103,7 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	}
 	if spec.Argv {
 		r.cmd = &command{argvMode: true}
-	} else if r.cmd, err = parseCommandFor(spec.Command, spec.Shell, spec.Env, spec.Replace); err != nil {
+	} else if r.cmd, err = parseCommandFor(spec.Command, spec); err != nil {
 		return nil, &SpecError{Field: "Command", Err: err}
 	}
 	if r.pipe != nil && !spec.Pipe.Cat {

@@ -96,7 +96,7 @@ type item struct {
 	args []string
 	// context: several inputs packed into the job (Packing.Context).
 	context bool
-	blk  *block // Pipe: the job's block
+	blk     *block // Pipe: the job's block
 }
 
 // input is the arguments as one string: {}, --tag.

@@ -21,6 +21,10 @@ type Spec struct {
 	// word with shell syntax runs under sh -c, each replacement quoted for
 	// where it sits. Empty: each input is a shell command.
 	Command []string
+	// Direct runs Command's words as they are, never under a shell, even
+	// one word with shell syntax (GNU parallel's -q: "echo {} x" is then
+	// a program of that name).
+	Direct bool
 	// Shell runs the commands that are shell code (a path; "": /bin/sh).
 	// GNU parallel runs them under the shell that started it, so that
 	// functions exported from bash (export -f) work.
@@ -110,6 +114,9 @@ type Spec struct {
 	DryRun bool
 	// Progress draws a progress bar on Stderr.
 	Progress bool
+	// Echo prints each job's command line on Stdout, before its output
+	// (GNU parallel's -v; grouped output only).
+	Echo bool
 	// Verbose prints each job's command line on Stderr as it starts.
 	Verbose bool
 	// Dir is the jobs' working directory. "": this process's.

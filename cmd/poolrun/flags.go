@@ -25,12 +25,14 @@ type options struct {
 	sources  []sourceSpec // -a files, then ::: and :::: sources, in order
 	link     bool         // --link: pair the sources up instead of the cartesian product
 	maxArgs  int          // -n, -N: inputs per job
+	noArgs   bool         // -n 0, -N 0: a job per input, without its arguments
 	pack     packOptions  // -X, -m, --xargs, -L, -s, -N: several inputs per job (pack.go)
 	colsep   *regexp.Regexp
 	delim    byte // input separator: '\n', 0 with -0, or -d
 	command  []string
 	quote    bool // -q: the command's words as they are, not joined into shell code
-	verbose  bool
+	verbose  bool // -t: each command on stderr as it starts
+	echo     bool // -v: each command on stdout, before its output
 	workdir  string
 	delay    time.Duration
 
@@ -51,6 +53,9 @@ type options struct {
 	niceSet    bool
 	maxLoad    float64 // --load: no job starts above this load average
 	memFree    int64   // --memfree: no job starts with less memory available
+	slotVar    string  // --process-slot-var
+	info       string  // --number-of-cpus, --minversion: print this and exit
+	infoStatus int     // with info
 
 	timeout time.Duration
 	grace   time.Duration
@@ -92,7 +97,7 @@ type flagSpec struct {
 }
 
 var flagSpecs = []flagSpec{
-	{[]string{"-j", "--jobs", "-P"}, "N", func(o *options, v string) error {
+	{[]string{"-j", "--jobs", "-P", "--max-procs"}, "N", func(o *options, v string) error {
 		n, err := parseJobs(v, runtime.NumCPU())
 		if err != nil {
 			return err
@@ -117,10 +122,10 @@ var flagSpecs = []flagSpec{
 	{[]string{"--link", "--xapply"}, "", func(o *options, _ string) error { o.link = true; return nil }},
 	{[]string{"-n", "--max-args", "-N", "--max-replace-args"}, "N", func(o *options, v string) error {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100000 {
-			return usagef("-n %q: want the number of inputs per job, 1 to 100000 (e.g. -n 2: poolrun -n 2 echo ::: a b c d runs echo a b, echo c d)", v)
+		if err != nil || n < 0 || n > 100000 {
+			return usagef("-n %q: want the number of inputs per job, 0 to 100000 (e.g. -n 2: poolrun -n 2 echo ::: a b c d runs echo a b, echo c d; -n 0: a job per input, without it)", v)
 		}
-		o.maxArgs = n
+		o.maxArgs, o.noArgs = n, n == 0
 		return nil
 	}},
 	{[]string{"-X"}, "", func(o *options, _ string) error { o.pack.mode = 'X'; return nil }},
@@ -148,9 +153,9 @@ var flagSpecs = []flagSpec{
 	{[]string{"--will-cite"}, "", func(o *options, _ string) error { return nil }},
 	{[]string{"-q", "--quote"}, "", func(o *options, _ string) error { o.quote = true; return nil }},
 	{[]string{"-k", "--keep-order"}, "", func(o *options, _ string) error { o.keepOrder = true; return nil }},
-	{[]string{"--line-buffer", "--lb"}, "", func(o *options, _ string) error { o.lineBuffer = true; return nil }},
+	{[]string{"--line-buffer", "--lb", "--linebuffer"}, "", func(o *options, _ string) error { o.lineBuffer = true; return nil }},
 	{[]string{"-u", "--ungroup"}, "", func(o *options, _ string) error { o.ungroup = true; return nil }},
-	{[]string{"--tag"}, "", func(o *options, _ string) error { o.tag = true; return nil }},
+	{[]string{"--tag", "--ctag"}, "", func(o *options, _ string) error { o.tag = true; return nil }},
 	{[]string{"--results"}, "DIR", func(o *options, v string) error {
 		if v == "" {
 			return usagef("--results: empty directory name")
@@ -181,7 +186,7 @@ var flagSpecs = []flagSpec{
 		o.halt = h
 		return err
 	}},
-	{[]string{"--joblog"}, "FILE", func(o *options, v string) error {
+	{[]string{"--joblog", "--jl"}, "FILE", func(o *options, v string) error {
 		if v == "" {
 			return usagef("--joblog: empty file name")
 		}
@@ -190,7 +195,8 @@ var flagSpecs = []flagSpec{
 	}},
 	{[]string{"--resume"}, "", func(o *options, _ string) error { o.resume = true; return nil }},
 	{[]string{"--resume-failed"}, "", func(o *options, _ string) error { o.resumeFailed = true; return nil }},
-	{[]string{"-t", "--verbose"}, "", func(o *options, _ string) error { o.verbose = true; return nil }},
+	{[]string{"-t"}, "", func(o *options, _ string) error { o.verbose = true; return nil }},
+	{[]string{"-v", "--verbose"}, "", func(o *options, _ string) error { o.echo = true; return nil }},
 	{[]string{"--workdir", "--wd"}, "DIR", func(o *options, v string) error {
 		if v == "" {
 			return usagef("--workdir: empty directory name")
@@ -239,6 +245,7 @@ func newOptions() *options {
 // "::::" or the first word that is not a flag) to o, and returns the
 // rest. Flags are looked up in specs.
 func parseFlags(args []string, specs []flagSpec, o *options) ([]string, error) {
+	args = append([]string(nil), args...) // bundled switches are split in place
 	i := 0
 	for i < len(args) {
 		a := args[i]
@@ -280,6 +287,17 @@ func parseFlags(args []string, specs []flagSpec, o *options) ([]string, error) {
 			continue
 		}
 		f := lookupFlag(specs, name)
+		if f == nil && !strings.HasPrefix(a, "--") && len(a) > 2 {
+			// Bundled switches, as getopt takes them: -vk is -v -k, -kP4
+			// is -k -P4, -vkd, is -v -k -d ,.
+			if sw := lookupFlag(specs, a[:2]); sw != nil && sw.value == "" {
+				if err := sw.set(o, ""); err != nil {
+					return nil, err
+				}
+				args[i] = "-" + a[2:]
+				continue
+			}
+		}
 		if f == nil {
 			return nil, usagef("unknown flag %s", a)
 		}
@@ -333,7 +351,9 @@ func parseArgs(args []string) (*options, error) {
 			}
 			// Each file is a source of its own: :::: f1 f2 is their product.
 			for i, f := range vals {
-				o.sources = append(o.sources, sourceSpec{file: f, linked: linked && i == 0})
+				// ::::+ f1 f2: f1 pairs with the source before it (if
+				// any), and f2 with f1, as GNU parallel pairs them.
+				o.sources = append(o.sources, sourceSpec{file: f, linked: linked && (i > 0 || len(o.sources) > 0)})
 			}
 			continue
 		}
@@ -377,7 +397,7 @@ func (o *options) argFileSepOr() string {
 
 // check rejects combinations that cannot work, before anything runs.
 func (o *options) check() error {
-	if o.help || o.version {
+	if o.help || o.version || o.info != "" {
 		return nil
 	}
 	if err := o.checkPipe(); err != nil {

@@ -29,3 +29,9 @@ func groupFile() (*os.File, error) {
 // signalFamily sends sig to pid (darwin has no /proc to find its
 // descendants in).
 func signalFamily(pid int, sig syscall.Signal) { syscall.Kill(pid, sig) }
+
+// adoptOrphans does nothing on darwin (no subreaper).
+func adoptOrphans() {}
+
+// killOrphans does nothing on darwin.
+func killOrphans() {}

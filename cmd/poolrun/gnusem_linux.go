@@ -77,3 +77,39 @@ func signalFamily(pid int, sig syscall.Signal) {
 		syscall.Kill(p, sig)
 	}
 }
+
+// adoptOrphans makes this process the subreaper of what the command
+// starts (--timeout): a child the command left when it died (sh -c
+// 'sleep 30 & ...' killed between the family's scan and its signal) is
+// then this process's, for killOrphans to find.
+func adoptOrphans() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
+
+// killOrphans kills, with their families, the processes that were left
+// to this process (see adoptOrphans) once a timed-out command is reaped,
+// and reaps them.
+func killOrphans() {
+	me := strconv.Itoa(os.Getpid())
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 || f[1] != me {
+			continue
+		}
+		if p, err := strconv.Atoi(e.Name()); err == nil {
+			signalFamily(p, syscall.SIGKILL)
+		}
+	}
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(-1, &ws, 0, nil); err != syscall.EINTR && err != nil {
+			return // ECHILD: none left
+		}
+	}
+}

@@ -76,6 +76,9 @@ func (j *semJob) run() int {
 	// list). Without --timeout nothing runs beside the wait: no goroutine
 	// or thread more, which on a loaded machine is much of what a short
 	// command costs.
+	if j.timeout > 0 {
+		adoptOrphans()
+	}
 	pid, err := syscall.ForkExec(j.path, j.argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: semProcAttr(false)})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "poolrun: sem: %s: %v\n", j.argv[0], err)
@@ -100,6 +103,7 @@ func (j *semJob) run() int {
 		copyOut(os.Stderr, outs[1])
 	}
 	if timedOut.Load() {
+		killOrphans()
 		fmt.Fprintf(os.Stderr, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: %s \n", j.line)
 		return 255
 	}

@@ -111,7 +111,8 @@ Pipe mode (GNU parallel's --pipe; docs/pipe.md):
   (--round-robin) are not supported.
 
 Concurrency:
-  -j, --jobs N          run at most N jobs at once (default: the number of
+  -j, --jobs, --max-procs N
+                        run at most N jobs at once (default: the number of
                         CPUs); N% is a share of the CPUs:  poolrun -j 50% ...;
                         +N and -N the CPUs plus or minus N; 0 as many as
                         the machine's limits allow
@@ -131,16 +132,18 @@ Concurrency:
 
 Output (default: each job's stdout, then its stderr, printed whole when it ends):
   -k, --keep-order      print outputs in input order:   poolrun -k -j 8 ...
-  --line-buffer, --lb   print whole lines as they come (lines never mixed):
+  --line-buffer, --lb, --linebuffer
+                        print whole lines as they come (lines never mixed):
                         poolrun --lb tail -n 3 ::: *.log; with -k, the
                         earliest job's lines live, later jobs' after it
   -u, --ungroup         jobs write straight to poolrun's stdout/stderr (fastest;
                         outputs may interleave, like xargs; a closed stdout,
                         as in | head, kills the jobs writing to it with
                         SIGPIPE, and they count as failed, like xargs)
-  --tag                 prefix each line with the input and a TAB:
+  --tag, --ctag         prefix each line with the input and a TAB:
                         poolrun --tag wc -l ::: *.txt
-  --tagstring STR       prefix each line with STR (replacement strings work)
+  --tagstring, --ctagstring STR
+                        prefix each line with STR (replacement strings work)
                         and a TAB:  poolrun --tagstring '{#}:{1}' ...
   --results DIR         save each job's output instead of printing it, as
                         GNU parallel does: DIR/1/VALUE/2/VALUE/{stdout,stderr,seq}
@@ -166,7 +169,7 @@ Failures and time:
                         --halt now,fail=10%  (0/1/2 are parallel's shorthands)
 
 Records:
-  --joblog FILE         write one TSV line per job (--joblog +FILE appends) with GNU parallel's columns:
+  --joblog, --jl FILE   write one TSV line per job (--joblog +FILE appends) with GNU parallel's columns:
                         Seq Host Starttime JobRuntime Send Receive Exitval Signal
                         Command (Exitval -1: killed by Signal):  --joblog jobs.tsv
   --resume              with --joblog: skip the jobs the log lists (same inputs):
@@ -176,7 +179,10 @@ Records:
                         poolrun --joblog jobs.tsv --resume-failed ./step.sh :::: todo
   --dry-run, --dryrun   print each job's command instead of running it:
                         poolrun --dry-run 'mv {} {.}.bak' ::: *.txt
-  -t, --verbose         print each job's command on stderr as it starts
+  -t                    print each job's command on stderr as it starts
+  -v, --verbose         print each job's command on stdout, before its output
+  --process-slot-var VAR
+                        each job gets VAR set to its slot - 1
   --workdir, --wd DIR   run the jobs in DIR:  poolrun --wd /srv/data ./ingest.sh ::: a b
   --delay DUR           start jobs at least DUR apart:  poolrun --delay 0.5 curl -O :::: urls
   --env VAR             accepted, as GNU parallel's (local jobs get the whole environment)
@@ -190,6 +196,15 @@ Records:
                         (k M G suffixes):  --memfree 2G
 
   --will-cite           accepted and ignored, as scripts written for GNU parallel pass it
+  --group, --plain, --no-notice
+                        accepted: grouped output is the default; there are
+                        no profiles and no notice
+  --number-of-cpus, --number-of-cores, --number-of-threads, --number-of-sockets
+                        print the number of CPUs and exit
+  --minversion V        print the GNU parallel version poolrun follows
+                        (20221122); exit 255 if it is older than V
+  $PARALLEL             options read before the command line's, as parallel:
+                        PARALLEL="-k -j 4" poolrun ...
   -h, --help            this text:   poolrun --help | less
   --version             the version: poolrun --version
 

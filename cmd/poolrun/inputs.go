@@ -144,3 +144,14 @@ func (o *options) readyTest() func() bool {
 		return true
 	}
 }
+
+// withoutArgs is a job per input of src, each without arguments (-N 0:
+// the inputs only count the jobs).
+func withoutArgs(src batch.Source) batch.Source {
+	return sourceFunc(func() ([]string, error) {
+		if _, err := src.Next(); err != nil {
+			return nil, err
+		}
+		return []string{}, nil
+	})
+}

@@ -32,6 +32,13 @@ func poolrun(args []string) int {
 	if wantsSemaphore(args) {
 		return gnuSemMain(args)
 	}
+	if env := os.Getenv("PARALLEL"); env != "" && (len(args) == 0 || args[0] != "sem") {
+		words, err := envOptions(env)
+		if err != nil {
+			return fail(err)
+		}
+		args = append(words, args...)
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		return fail(err)
@@ -43,6 +50,9 @@ func poolrun(args []string) int {
 	case o.version:
 		fmt.Println(version)
 		return 0
+	case o.info != "":
+		fmt.Println(o.info)
+		return o.infoStatus
 	}
 	return runBatch(o, newLogger())
 }

@@ -11,7 +11,32 @@ import (
 // --tmpdir, --header, --trim, --arg-sep, --arg-file-sep, and the ones
 // that shape when jobs start (--shuf, --nice, --load, --memfree).
 var outputFlags = []flagSpec{
-	{[]string{"--tagstring"}, "STR", func(o *options, v string) error { o.tagString = v; return nil }},
+	{[]string{"--group"}, "", func(o *options, _ string) error { return nil }},     // the default
+	{[]string{"--plain"}, "", func(o *options, _ string) error { return nil }},     // no profiles to ignore
+	{[]string{"--no-notice"}, "", func(o *options, _ string) error { return nil }}, // no notice to silence
+	{[]string{"--process-slot-var"}, "VAR", func(o *options, v string) error {
+		if v == "" || strings.Contains(v, "=") {
+			return usagef("--process-slot-var %q: want a variable name (each job gets it set to its slot - 1)", v)
+		}
+		o.slotVar = v
+		return nil
+	}},
+	{[]string{"--number-of-cpus", "--number-of-cores", "--number-of-threads", "--number-of-sockets"}, "", func(o *options, _ string) error {
+		o.info = strconv.Itoa(runtime.NumCPU())
+		return nil
+	}},
+	{[]string{"--minversion"}, "VERSION", func(o *options, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return usagef("--minversion %q: want a GNU parallel version, a date as 20221122", v)
+		}
+		o.info = strconv.Itoa(parallelVersion)
+		if n > parallelVersion {
+			o.infoStatus = 255
+		}
+		return nil
+	}},
+	{[]string{"--tagstring", "--ctagstring"}, "STR", func(o *options, v string) error { o.tagString = v; return nil }},
 	{[]string{"--files", "--output-as-files", "--outputasfiles"}, "", func(o *options, _ string) error { o.files = true; return nil }},
 	{[]string{"--tmpdir", "--tempdir"}, "DIR", func(o *options, v string) error {
 		if v == "" {
@@ -65,6 +90,10 @@ var outputFlags = []flagSpec{
 		return nil
 	}},
 }
+
+// parallelVersion is the GNU parallel release whose command line poolrun
+// follows, for --minversion.
+const parallelVersion = 20221122
 
 // remoteFlags are GNU parallel's flags for running jobs on other
 // machines, which poolrun does not do: each is refused with a line that

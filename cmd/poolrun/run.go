@@ -35,17 +35,21 @@ func runBatch(o *options, log hclog.Logger) int {
 	if err != nil {
 		return fail(err)
 	}
-	command := commandWords(o.command, o.quote)
+	words := append([]string(nil), o.command...)
 	results, tagString := o.results, o.tagString
 	if o.header != "" {
-		for i := range command {
-			command[i] = renameColumns(command[i], names)
+		// Before the words are joined: a name may hold a space
+		// ({E-mail address}).
+		for i := range words {
+			words[i] = renameColumns(words[i], names)
 		}
 		results, tagString = renameColumns(results, names), renameColumns(tagString, names)
 	}
+	command := commandWords(words, o.quote)
 	spec := batch.Spec{
 		Command:   command,
 		Shell:     shell,
+		Direct:    o.quote,
 		Inputs:    src,
 		Pack:      o.packing(),
 		Replace:   o.pack.replace,
@@ -64,6 +68,8 @@ func runBatch(o *options, log hclog.Logger) int {
 		Joblog:    o.joblog,
 		DryRun:    o.dryRun,
 		Verbose:   o.verbose,
+		Echo:      o.echo,
+		SlotVar:   o.slotVar,
 		Dir:       o.workdir,
 		Delay:     o.delay,
 		Progress:  o.bar, // drawn whatever stderr is, as GNU parallel does
@@ -300,8 +306,11 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 		if colsep != nil {
 			src = batch.Columns(src, colsep)
 		}
-		if o.trim != "" {
+		switch {
+		case o.trim != "":
 			src = trimmed(src, o.trim)
+		case colsep != nil:
+			src = trimmed(src, "lr") // GNU parallel: --colsep implies --trim rl
 		}
 		if o.headerLines() > 0 {
 			// Outside --pipe, GNU parallel's header is the first line
@@ -346,6 +355,9 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 	group := o.maxArgs
 	if o.packing() != nil {
 		group = 1 // the engine packs them (Spec.Pack)
+	}
+	if o.noArgs {
+		return withoutArgs(src), files, nil, nil
 	}
 	return batch.Group(src, group), files, names, nil
 }
