@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -17,13 +18,23 @@ const joblogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\t
 // joblog writes one line per finished job. Each line is one write(2), so
 // a run killed half-way leaves a log that --resume can read.
 type joblog struct {
-	f    *os.File
-	path string
-	buf  []byte
+	f      *os.File
+	w      io.Writer // f, or Stdout for "-"
+	path   string
+	buf    []byte
+	stdout bool // the joblog is Stdout ("-")
 }
 
-// openJoblog creates (or, when resuming, appends to) the joblog.
-func openJoblog(path string, appendTo bool) (*joblog, error) {
+// openJoblog creates (or, when resuming or appending, appends to) the
+// joblog; "-" is stdout. The header line starts a new or empty log, but
+// not one appended to (GNU parallel's --joblog +FILE writes none).
+func openJoblog(path string, appendTo, header bool, stdout io.Writer) (*joblog, error) {
+	if path == "-" {
+		if _, err := io.WriteString(stdout, joblogHeader); err != nil {
+			return nil, &WriteError{Path: "stdout", Err: err}
+		}
+		return &joblog{w: stdout, path: "stdout", stdout: true}, nil
+	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if appendTo {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
@@ -32,13 +43,13 @@ func openJoblog(path string, appendTo bool) (*joblog, error) {
 	if err != nil {
 		return nil, specErr("Joblog", "joblog %s: %v", path, unwrapPath(err))
 	}
-	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+	if st, err := f.Stat(); err == nil && st.Size() == 0 && header {
 		if _, err := f.WriteString(joblogHeader); err != nil {
 			f.Close()
 			return nil, &WriteError{Path: path, Err: unwrapPath(err)}
 		}
 	}
-	return &joblog{f: f, path: path}, nil
+	return &joblog{f: f, w: f, path: path}, nil
 }
 
 // write logs one job: Host is ":" (this machine), Send is the bytes of
@@ -66,13 +77,18 @@ func (l *joblog) write(seq int, start time.Time, runtime time.Duration, send, re
 	}
 	b = append(b, '\n')
 	l.buf = b
-	if _, err := l.f.Write(b); err != nil {
+	if _, err := l.w.Write(b); err != nil {
 		return &WriteError{Path: l.path, Err: unwrapPath(err)}
 	}
 	return nil
 }
 
-func (l *joblog) close() error { return l.f.Close() }
+func (l *joblog) close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
 
 // resumeState is what an earlier run's joblog says: for each Seq, whether
 // its last recorded attempt succeeded.

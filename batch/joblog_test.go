@@ -10,7 +10,7 @@ import (
 
 func TestJoblogRoundTrip(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "log.tsv")
-	l, err := openJoblog(p, false)
+	l, err := openJoblog(p, false, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

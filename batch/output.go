@@ -169,16 +169,12 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 		if err := r.rec.record(j, r.cmd); err != nil {
 			r.fail(err)
 		}
-		if err := r.rec.log(j, r.cmd); err != nil {
-			r.fail(err)
-		}
+		p.logJob(j, out)
 		j.stdout.discard()
 		j.stderr.discard()
 		return
 	case r.spec.Files:
-		if err := r.rec.log(j, r.cmd); err != nil {
-			r.fail(err)
-		}
+		p.logJob(j, out)
 		j.stderr.discard()
 		j.stdout.discard()
 		if j.file == "" {
@@ -214,8 +210,17 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 	} else {
 		j.stderr.discard()
 	}
-	if err := r.rec.log(j, r.cmd); err != nil {
-		r.fail(err)
+	p.logJob(j, out)
+}
+
+// logJob writes the job's joblog line; a joblog on stdout ("-") comes
+// after the job's output, which out holds until then.
+func (p *printer) logJob(j *job, out *bufio.Writer) {
+	if jl := p.r.rec.jl; jl != nil && jl.stdout {
+		p.flush(out)
+	}
+	if err := p.r.rec.log(j, p.r.cmd); err != nil {
+		p.r.fail(err)
 	}
 }
 

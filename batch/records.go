@@ -35,7 +35,7 @@ func newRecorder(spec *Spec) (*recorder, error) {
 		}
 	}
 	if spec.Joblog != "" && !spec.DryRun {
-		if rec.jl, err = openJoblog(spec.Joblog, spec.Resume != ResumeNone || spec.AppendJoblog); err != nil {
+		if rec.jl, err = openJoblog(spec.Joblog, spec.Resume != ResumeNone || spec.AppendJoblog, !spec.AppendJoblog, spec.Stdout); err != nil {
 			return nil, err
 		}
 	}
@@ -54,7 +54,9 @@ func (rec *recorder) resumed(seq int) bool {
 
 // log writes the job's joblog line.
 func (rec *recorder) log(j *job, cmd *command) error {
-	if rec.jl == nil || rec.stopped() {
+	if rec.jl == nil || rec.stopped() || j.stopped {
+		// A job Run stopped (a signal, --halt now) is not logged, as GNU
+		// parallel logs none: a --resume runs it again.
 		return nil
 	}
 	return rec.check(rec.jl.write(j.seq, j.start, j.dur, j.sent, j.stdout.size+j.stderr.size, j.exit, j.sig, cmd.line(j.argv)))

@@ -28,6 +28,7 @@ type span struct {
 type part struct {
 	kind partKind
 	col  int // the input's column (argument) a replacement string takes, from 1; 0: all of them
+	back bool // col counts from the last argument ({-1} is the last)
 	lit  string
 	q    quoteState // shell mode: the quoting the replacement string sits in
 	esc  bool       // shell mode: a backslash right before it escapes its first byte
@@ -142,6 +143,10 @@ func replChar(c byte) bool {
 	return c == '}' || c == '.' || c == '/' || c == '#' || c == '%' || c == '=' || c >= '0' && c <= '9'
 }
 
+// negativeRepl reports whether s, just after a '{', starts {-N...}: the
+// N-th argument from the last.
+func negativeRepl(s string) bool { return len(s) > 1 && s[0] == '-' && s[1] >= '1' && s[1] <= '9' }
+
 // parseTemplate splits s into literal text and replacement strings. It
 // fails on a '{' that ends the argument or starts an unterminated or
 // unknown replacement string, naming what is wrong.
@@ -171,7 +176,7 @@ func parseTemplateWith(s, repl string) (template, error) {
 		if i+1 == len(s) {
 			return t, fmt.Errorf("unterminated '{' at the end of %q: replacement strings are {} {.} {/} {//} {/.} {#} {%%}", s)
 		}
-		if !replChar(s[i+1]) {
+		if !replChar(s[i+1]) && !negativeRepl(s[i+1:]) {
 			lit.WriteByte('{') // "{print $1}": not a replacement string
 			i++
 			continue
@@ -184,7 +189,10 @@ func parseTemplateWith(s, repl string) (template, error) {
 			return t, fmt.Errorf("unterminated %q in %q: replacement strings are {} {.} {/} {//} {/.} {#} {%%}", s[i:], s)
 		}
 		name := s[i+1 : i+1+end]
-		col := 0
+		col, back := 0, false
+		if negativeRepl(name) {
+			name, back = name[1:], true // {-N}: counted from the last
+		}
 		if d := len(name) - len(strings.TrimLeft(name, "0123456789")); d > 0 {
 			// {N}, {N.}, {N/}, {N//}, {N/.}: the N-th argument of the job.
 			n, err := strconv.Atoi(name[:d])
@@ -208,7 +216,7 @@ func parseTemplateWith(s, repl string) (template, error) {
 			stack, esc = shellScan(stack, lit.String())
 			lit.Reset()
 		}
-		t.parts = append(t.parts, part{kind: k, col: col, q: stateOf(stack), esc: esc})
+		t.parts = append(t.parts, part{kind: k, col: col, back: back, q: stateOf(stack), esc: esc})
 		esc = false
 		t.repl = true
 		i += end + 2
@@ -399,7 +407,10 @@ func renderParts(b []byte, parts []part, v *jobVars, quote bool) []byte {
 		}
 		if p.col > 0 {
 			a := ""
-			if p.col <= len(v.args) {
+			switch {
+			case p.back && p.col <= len(v.args):
+				a = v.args[len(v.args)-p.col]
+			case !p.back && p.col <= len(v.args):
 				a = v.args[p.col-1]
 			}
 			b = appendValue(b, p.kind.apply(a), p.q, quote)

@@ -56,6 +56,20 @@ var outputCases = []struct {
 	{`--arg-file-sep // -k echo // h.csv`, "x,y\n1,2\n", nil},
 	{`--results r.csv echo ::: a && head -1 r.csv`, "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr\n", []string{"r.csv"}},
 	{`--header : --results r.tsv echo ::: n a && head -1 r.tsv`, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\tn\tStdout\tStderr\n", []string{"r.tsv"}},
+	// Found different by a comparison with parallel's documented command lines.
+	{`-k echo ::::+ h.csv h.tsv`, "x,y a\tb\n1,2 1\t2\n", nil},
+	{`-kvj1 echo ::: a b`, "echo a\na\necho b\nb\n", nil},
+	{`-k --verbose -j1 echo ::: a 2>/dev/null`, "a\n", nil},
+	{`-k --colsep , echo '[{1}]' '[{2}]' ::: ' a , b '`, "[a] [b]\n", nil},
+	{`--dry-run --tag -k echo ::: a`, "a\techo a\n", nil},
+	{`-k echo {-1} {-2} ::: a ::: b`, "b a\n", nil},
+	{`-k echo 1={1} -1={-1} -2={-2.} ::: A ::: C.x ::: E`, "1=A -1=E -2=C\n", nil},
+	{`--version >/dev/null; PARALLEL='-kv -j1' PAR echo ::: A B`, "echo A\nA\necho B\nB\n", nil},
+	{`-N0 -k echo foo ::: 1 2`, "foo\nfoo\n", nil},
+	{`-k echo {} ::: --help -k`, "--help\n-k\n", nil},
+	{`-k -q 'echo {} x' ::: a 2>/dev/null; echo $?`, "1\n", nil},
+	{`-k --joblog - exit ::: 0 1 | cut -f1,7`, "Seq\tExitval\n1\t0\n2\t1\n", nil},
+	{`-k --joblog +lg exit ::: 0; PAR -k --joblog +lg exit ::: 1; cut -f1,7 lg`, "1\t0\n1\t1\n", []string{"lg=LOG"}},
 	{`--shuf echo ::: 1 2 3 4 5 | sort`, "1\n2\n3\n4\n5\n", nil},
 	{`--files echo ::: a b | sort | xargs cat | sort`, "a\nb\n", nil},
 }
@@ -93,7 +107,7 @@ func runInFreshDir(t *testing.T, prog, args string) (string, []string) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("sh", "-c", prog+" "+args)
+	cmd := exec.Command("sh", "-c", prog+" "+strings.ReplaceAll(args, "PAR ", prog+" "))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	out, err := cmd.Output()
@@ -114,6 +128,9 @@ func runInFreshDir(t *testing.T, prog, args string) (string, []string) {
 			return nil
 		}
 		b, _ := os.ReadFile(p)
+		if rel == "lg" {
+			b = []byte("LOG") // a joblog: its times vary
+		}
 		made = append(made, rel+"="+string(b))
 		return nil
 	})

@@ -195,8 +195,8 @@ var flagSpecs = []flagSpec{
 	}},
 	{[]string{"--resume"}, "", func(o *options, _ string) error { o.resume = true; return nil }},
 	{[]string{"--resume-failed"}, "", func(o *options, _ string) error { o.resumeFailed = true; return nil }},
-	{[]string{"-t"}, "", func(o *options, _ string) error { o.verbose = true; return nil }},
-	{[]string{"-v", "--verbose"}, "", func(o *options, _ string) error { o.echo = true; return nil }},
+	{[]string{"-t", "--verbose"}, "", func(o *options, _ string) error { o.verbose = true; return nil }},
+	{[]string{"-v"}, "", func(o *options, _ string) error { o.echo = true; return nil }},
 	{[]string{"--workdir", "--wd"}, "DIR", func(o *options, v string) error {
 		if v == "" {
 			return usagef("--workdir: empty directory name")

@@ -179,8 +179,8 @@ Records:
                         poolrun --joblog jobs.tsv --resume-failed ./step.sh :::: todo
   --dry-run, --dryrun   print each job's command instead of running it:
                         poolrun --dry-run 'mv {} {.}.bak' ::: *.txt
-  -t                    print each job's command on stderr as it starts
-  -v, --verbose         print each job's command on stdout, before its output
+  -t, --verbose         print each job's command on stderr as it starts
+  -v                    print each job's command on stdout, before its output
   --process-slot-var VAR
                         each job gets VAR set to its slot - 1
   --workdir, --wd DIR   run the jobs in DIR:  poolrun --wd /srv/data ./ingest.sh ::: a b
