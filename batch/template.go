@@ -27,7 +27,7 @@ type span struct {
 // part is literal text (kind 0) or a replacement string.
 type part struct {
 	kind partKind
-	col  int // the input's column (argument) a replacement string takes, from 1; 0: all of them
+	col  int  // the input's column (argument) a replacement string takes, from 1; 0: all of them
 	back bool // col counts from the last argument ({-1} is the last)
 	lit  string
 	q    quoteState // shell mode: the quoting the replacement string sits in
