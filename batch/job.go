@@ -108,13 +108,17 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	if r.spec.Files {
 		r.saveFile(j)
 	}
-	if r.tally.count(j, &r.spec.Halt, r.total()) {
-		r.halt(j)
-	}
+	halt := r.tally.count(j, &r.spec.Halt, r.total())
 	if r.spec.Ended != nil && !j.endedCalled && r.ended(j) {
 		r.stopOnEnded(j)
 	}
+	// The job's output first, then what --halt says of it, as GNU
+	// parallel prints them (finish only reads j from here on).
 	r.finish(j)
+	r.sayHaltKind(j)
+	if halt {
+		r.halt(j)
+	}
 }
 
 // stopOnEnded stops the batch because Spec.Ended said so after j.
@@ -335,13 +339,15 @@ func (r *batchRun) jobEnv(j *job) []string {
 	if sh := r.sched.share(j.slot); sh != nil {
 		share = sh.Env()
 	}
-	env := make([]string, len(r.env), len(r.env)+len(share)+3)
+	env := make([]string, len(r.env), len(r.env)+len(share)+5)
 	copy(env, r.env)
 	env = append(env, share...)
 	if r.spec.SlotVar != "" {
 		env = append(env, r.spec.SlotVar+"="+strconv.Itoa(j.slot-1))
 	}
-	return append(env, "POOLRUN_SEQ="+strconv.Itoa(j.seq), "POOLRUN_SLOT="+strconv.Itoa(j.slot))
+	seq, slot := strconv.Itoa(j.seq), strconv.Itoa(j.slot)
+	// GNU parallel's names too, for scripts written for it.
+	return append(env, "POOLRUN_SEQ="+seq, "POOLRUN_SLOT="+slot, "PARALLEL_SEQ="+seq, "PARALLEL_JOBSLOT="+slot)
 }
 
 // procs is the jobs' processes: the running one of each slot, so that

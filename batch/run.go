@@ -349,7 +349,7 @@ func jobBaseEnv(env []string, drop []string) []string {
 	if env == nil {
 		env = os.Environ()
 	}
-	drop = append(drop, "POOLRUN_SEQ", "POOLRUN_SLOT")
+	drop = append(drop, "POOLRUN_SEQ", "POOLRUN_SLOT", "PARALLEL_SEQ", "PARALLEL_JOBSLOT")
 	out := make([]string, 0, len(env))
 next:
 	for _, kv := range env {
@@ -403,6 +403,29 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 	return false
 }
 
+// sayHaltKind says, as GNU parallel does with --halt, that a job of the
+// kind --halt counts ended: "This job failed:" (fail=), "succeeded"
+// (success=), "finished" (done=), then its command. Jobs Run stopped
+// itself are not said.
+func (r *batchRun) sayHaltKind(j *job) {
+	h := &r.spec.Halt
+	if h.When == HaltNever || j.stopped || j.skip {
+		return
+	}
+	what := ""
+	switch {
+	case h.On == HaltOnFail && j.failed:
+		what = "failed"
+	case h.On == HaltOnSuccess && !j.failed:
+		what = "succeeded"
+	case h.On == HaltOnDone:
+		what = "finished"
+	default:
+		return
+	}
+	r.out.say("poolrun: This job %s:\n%s\n", what, r.cmd.line(j.argv))
+}
+
 // setHalted records that j's end made the batch stop (Spec.Ended), unless
 // something else did first.
 func (t *tally) setHalted(j *job) {
@@ -433,14 +456,11 @@ func (t *tally) failedNow() int {
 // halt applies Halt once j's end has reached it, saying on Stderr which
 // job it was, in GNU parallel's words.
 func (r *batchRun) halt(j *job) {
-	what := "failed"
-	switch r.spec.Halt.On {
-	case HaltOnSuccess:
-		what = "succeeded"
-	case HaltOnDone:
-		what = "finished"
+	if r.spec.Halt.When == HaltSoon {
+		if n := r.tally.running.Load() - 1; n > 0 { // the others still running
+			r.out.say("poolrun: Starting no more jobs. Waiting for %d jobs to finish.\n", n)
+		}
 	}
-	r.out.say("poolrun: This job %s:\n%s\n", what, r.cmd.line(j.argv))
 	r.stopDispatch()
 	if r.spec.Halt.When == HaltNow {
 		r.log.Debug("halt: stopping the running jobs, starting no more")

@@ -138,7 +138,8 @@ type Spec struct {
 	// about them. nil: discarded.
 	Stdout, Stderr io.Writer
 	// Env is the jobs' environment. nil: this process's. Each job also
-	// gets POOLRUN_SEQ (its number), POOLRUN_SLOT (1..Jobs) and what it
+	// gets POOLRUN_SEQ (its number), POOLRUN_SLOT (1..Jobs), the same as
+	// GNU parallel's PARALLEL_SEQ and PARALLEL_JOBSLOT, and what it
 	// needs to share the cap.
 	Env []string
 	// Logger gets the engine's logs. nil: none.

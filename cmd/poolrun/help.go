@@ -190,8 +190,8 @@ Records:
                         progress bar with ETA on stderr:
                         poolrun --bar -a files.txt xz -9
   --nice N              run the jobs at niceness N:  poolrun --nice 10 xz -9 ::: *
-  --load MAX            start a job only while the load average is at most
-                        MAX (N% of the CPUs too):  --load 80%
+  --load MAX            start a job only while at most MAX processes are
+                        running (N% of the CPUs too):  --load 80%
   --memfree SIZE        start a job only while SIZE of memory is available
                         (k M G suffixes):  --memfree 2G
 

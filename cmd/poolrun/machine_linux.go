@@ -9,17 +9,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// loadAverage is the machine's 1-minute load average (--load).
+// loadAverage is the machine's load as GNU parallel's --load measures it:
+// the processes running or ready to run now (not the kernel's 1-minute
+// average, which lags by a minute), from /proc/loadavg's fourth field,
+// without this process, which is running as it reads it.
 func loadAverage() (float64, error) {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return 0, err
 	}
 	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0, fmt.Errorf("/proc/loadavg: empty")
+	if len(f) < 4 {
+		return 0, fmt.Errorf("/proc/loadavg: %q", b)
 	}
-	return strconv.ParseFloat(f[0], 64)
+	running, _, _ := strings.Cut(f[3], "/")
+	n, err := strconv.ParseFloat(running, 64)
+	return max(n-1, 0), err
 }
 
 // memAvailable is how much memory can be had without swapping: the
