@@ -271,6 +271,19 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 			return nil
 		}, func(error) {})
 	}
+	if r.spec.Drain != nil { // Drain closed: no more jobs start
+		quit := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case <-r.spec.Drain:
+				r.log.Debug("drain: starting no more jobs, waiting for the running ones")
+				r.stopDispatch()
+			case <-quit:
+			}
+			<-quit
+			return nil
+		}, func(error) { close(quit) })
+	}
 	if r.spec.Progress {
 		stop := make(chan struct{})
 		g.Add(func() error {

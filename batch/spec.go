@@ -123,6 +123,9 @@ type Spec struct {
 	Dir string
 	// Delay spaces the jobs' starts at least this far apart.
 	Delay time.Duration
+	// Drain, if set, starts no more jobs once it is closed; the running
+	// ones finish and Run returns as usual (GNU parallel on SIGHUP).
+	Drain <-chan struct{}
 	// Ready, if set, is asked before each job starts: while it returns
 	// false the job waits (holding its slot), asked again every second.
 	// GNU parallel's --load and --memfree are such tests.

@@ -4,16 +4,20 @@ package integration
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
 )
 
-// A signal poolrun was started with ignored (nohup: SIGHUP; a background
-// job of a script: SIGINT) stays ignored: the batch and `sem run` go on.
+// A signal poolrun was started with ignored stays ignored: under nohup
+// (SIGHUP) the batch and `sem run` go on, and so does `sem run` as a
+// background job of a script (SIGINT). A batch stops on SIGINT all the
+// same, as GNU parallel does (TestIgnoredSIGINTStopsBatch).
 func TestIgnoredSignalsStayIgnored(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
@@ -26,7 +30,7 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 		args []string // the marker path is appended
 	}{
 		{"HUP", syscall.SIGHUP, []string{"-j", "2", "-q", "sh", "-c", job, ":::"}},
-		{"INT", syscall.SIGINT, []string{"-j", "2", "-q", "sh", "-c", job, ":::"}},
+		{"INT", syscall.SIGINT, []string{"sem", "run", name, "--", "sh", "-c", job}},
 		{"HUP", syscall.SIGHUP, []string{"sem", "run", name, "--", "sh", "-c", job}},
 	} {
 		f := filepath.Join(t.TempDir(), "j")
@@ -46,5 +50,68 @@ func TestIgnoredSignalsStayIgnored(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != 0 || out.String() != "done\n" {
 			t.Errorf("%v with SIG%s ignored: exit %d, stdout %q, stderr %q; want 0 and done", c.args[:2], c.trap, code, out.String(), errb.String())
 		}
+	}
+}
+
+// A batch started with SIGINT ignored (a script's background job) stops on
+// it, exit 255, as GNU parallel does.
+func TestIgnoredSIGINTStopsBatch(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	f := filepath.Join(t.TempDir(), "j")
+	job := `echo x > "$0.started"; sleep 30; echo done`
+	cmd := exec.Command("sh", "-c", `trap "" INT; exec "$0" "$@"`, bin, "-q", "sh", "-c", job, ":::", f)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leakcheck.Track(cmd.Process.Pid)
+	waitFiles(t, f+".started")
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 255 || out.String() != "" {
+		t.Errorf("SIGINT to a batch started with it ignored: exit %d, stdout %q; want 255 and the job stopped", code, out.String())
+	}
+}
+
+// SIGHUP starts no more jobs and lets the running ones finish: the run
+// ends with their status, as GNU parallel's.
+func TestSIGHUPDrains(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "gate")
+	job := `echo x > "$0.started"; while [ ! -e ` + gate + ` ]; do sleep 0.01; done; echo done $0`
+	a := filepath.Join(dir, "a")
+	cmd := exec.Command(bin, "-j", "1", "-q", "sh", "-c", job, ":::", a, filepath.Join(dir, "b"))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	errFile, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errFile.Close()
+	cmd.Stderr = errFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leakcheck.Track(cmd.Process.Pid)
+	waitFiles(t, a+".started")
+	cmd.Process.Signal(syscall.SIGHUP)
+	// The job ends only once poolrun has said it starts no more.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(errFile.Name())
+		if bytes.Contains(b, []byte("SIGHUP received")) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	cmd.Wait()
+	b, _ := os.ReadFile(errFile.Name())
+	if code := cmd.ProcessState.ExitCode(); code != 0 || out.String() != "done "+a+"\n" || !bytes.Contains(b, []byte("No new jobs will be started")) {
+		t.Errorf("SIGHUP: exit %d, stdout %q, stderr %q; want 0 and only the running job's output", code, out.String(), b)
 	}
 }

@@ -56,7 +56,7 @@ func TestTimeoutKillsGrandchildren(t *testing.T) {
 }
 
 // SIGINT and SIGTERM stop every job's process group, remove the private
-// cap, and exit 130 and 143.
+// cap, and exit 255, as GNU parallel.
 func TestSignalCleanup(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
@@ -76,7 +76,7 @@ func TestSignalCleanup(t *testing.T) {
 			<-done
 			t.Fatalf("%v: poolrun did not exit; stderr %s", sig, errb)
 		}
-		if want := 128 + int(sig); cmd.ProcessState.ExitCode() != want {
+		if want := 255; cmd.ProcessState.ExitCode() != want {
 			t.Errorf("%v: exit %d, want %d", sig, cmd.ProcessState.ExitCode(), want)
 		}
 		gone(t, files...)

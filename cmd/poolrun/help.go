@@ -211,8 +211,9 @@ Records:
 Exit status: 0 all jobs succeeded; 1-100 that many jobs failed (timed-out jobs
 count, jobs poolrun itself stopped for --halt now or a signal do not); 101 more
 than 100 failed; with --halt (GNU parallel's rules): the failing job's status
-for fail=1, the percentage of the jobs that failed for fail=N%, 0 for success; 255 bad input (nothing was started) or another error; 130/143
-stopped by SIGINT/SIGTERM (every job's process group is stopped first); 141
+for fail=1, the percentage of the jobs that failed for fail=N%, 0 for success; 255 bad input (nothing was started), another error, or
+stopped by SIGINT/SIGTERM (every job's process group is stopped first; SIGHUP
+starts no more jobs and waits for the running ones), as GNU parallel; 141
 stdout was closed (poolrun ... | head): stopped the same way.
 
 Semaphore sets (poolrun sem):

@@ -124,19 +124,39 @@ func runBatch(o *options, log hclog.Logger) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// As GNU parallel: SIGINT and SIGTERM stop every job and end the run
+	// with 255 (SIGINT even when poolrun was started with it ignored, as a
+	// script's background job is: parallel stops on it all the same);
+	// SIGHUP starts no more jobs and lets the running ones finish, unless
+	// it is ignored (nohup).
 	var got atomicSignal
 	sigs := make(chan os.Signal, 2)
-	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	notify(sigs, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	drain := make(chan struct{})
+	spec.Drain = drain
 	// A closed stdout (poolrun ... | head) becomes EPIPE errors that stop
 	// the run cleanly, instead of killing poolrun outright.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	go func() {
-		select {
-		case s := <-sigs:
-			got.store(s.(syscall.Signal))
-			cancel()
-		case <-ctx.Done():
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					if drain != nil {
+						fmt.Fprintf(os.Stderr, "poolrun: SIGHUP received. No new jobs will be started.\npoolrun: Waiting for the running jobs to finish. Send SIGTERM to stop now.\n")
+						close(drain)
+						drain = nil
+					}
+					continue
+				}
+				got.store(s.(syscall.Signal))
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 
@@ -145,7 +165,7 @@ func runBatch(o *options, log hclog.Logger) int {
 	var tl *batch.TooLongError
 	switch {
 	case got.load() != 0:
-		return 128 + int(got.load())
+		return 255 // GNU parallel's status when a signal stopped it
 	case errors.Is(err, batch.ErrOutputClosed):
 		return 128 + int(syscall.SIGPIPE)
 	case errors.As(err, &se):
