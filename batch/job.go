@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"syscall"
@@ -185,6 +186,15 @@ func (r *batchRun) attempt(j *job) {
 	}
 	if err == nil {
 		started, err = r.procs.start(j.slot, c)
+		if !started && err != nil && r.cmd.argvMode && errors.Is(err, syscall.ENOEXEC) {
+			// execvp(3) runs a file the kernel cannot (a script without
+			// #!) with /bin/sh, and so does GNU xargs.
+			sh := spawn.Command(context.Background(), shellPath, append([]string{j.path}, j.argv[1:]...)...)
+			sh.Args[0] = j.argv[0]
+			sh.Env, sh.Stdin, sh.Stdout, sh.Stderr, sh.WaitDelay, sh.Dir = c.Env, c.Stdin, c.Stdout, c.Stderr, c.WaitDelay, c.Dir
+			c = sh
+			started, err = r.procs.start(j.slot, c)
+		}
 	}
 	if locked {
 		if !started && err != nil && r.spec.Ended != nil {

@@ -17,7 +17,8 @@ import (
 // xargsCases are shell command lines that call xargs, with what GNU
 // findutils 4.9.0's xargs printed for them (stdout, stderr, exit status),
 // recorded under LANG=C.UTF-8 in a directory holding an empty file
-// noexec (not executable), s ("STDIN") and f ("hi"). The test runs them
+// noexec (not executable), s ("STDIN"), f ("hi") and noshebang (a shell
+// script without #!, executable). The test runs them
 // with poolrun called as xargs first in PATH, and, when GNU xargs is
 // installed, compares it live too.
 var xargsCases = []struct {
@@ -187,6 +188,10 @@ var xargsCases = []struct {
 	{"printf 'y\\nx\\nz\\n' | xargs -I{} -E x echo {}", "y\n", "", 0},
 	{"printf 'y\\nx \\nz\\n' | xargs -I{} -E x echo {}", "y\nx \nz\n", "", 0},
 	{"echo a | xargs -s 99999999 echo 2>/dev/null", "a\n", "", 0},
+	// A script without #! runs under /bin/sh, as execvp runs it.
+	{"echo a b | xargs ./noshebang", "script a b\n", "", 0},
+	// SIGUSR1 asks GNU xargs for one more command at a time: not fatal.
+	{"echo a | xargs sh -c 'kill -USR1 $PPID; echo ok'", "ok\n", "", 0},
 }
 
 // xargsDir makes the directory the cases run in, and one whose xargs is
@@ -194,8 +199,12 @@ var xargsCases = []struct {
 func xargsDir(t *testing.T) (work, binDir string) {
 	t.Helper()
 	work, binDir = t.TempDir(), t.TempDir()
-	for name, body := range map[string]string{"noexec": "", "s": "STDIN\n", "f": "hi\n"} {
-		if err := os.WriteFile(filepath.Join(work, name), []byte(body), 0o644); err != nil {
+	for name, body := range map[string]string{"noexec": "", "s": "STDIN\n", "f": "hi\n", "noshebang": "echo script \"$@\"\n"} {
+		mode := os.FileMode(0o644)
+		if name == "noshebang" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(work, name), []byte(body), mode); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -195,6 +195,10 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	// GNU xargs takes SIGUSR1 and SIGUSR2 to run one more or one fewer
+	// command at a time; poolrun's cap does not change size, but the
+	// signals must not kill it either.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGUSR1, syscall.SIGUSR2)
 	go func() {
 		select {
 		case s := <-sigs:
