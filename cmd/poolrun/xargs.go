@@ -218,7 +218,10 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	case got.load() != 0:
 		return 128 + int(got.load())
 	case errors.Is(err, batch.ErrOutputClosed):
-		return 128 + int(syscall.SIGPIPE)
+		// Grouped output (-P 2 and more into a pipe) met a closed pipe:
+		// under GNU xargs the command itself would have died of SIGPIPE.
+		p.say("%s: terminated by signal %d", name, int(syscall.SIGPIPE))
+		return xargsExitSignal
 	case errors.As(err, &in):
 		p.say("%s", in.msg)
 		return max(code, 1)
