@@ -192,6 +192,19 @@ var xargsCases = []struct {
 	{"echo a b | xargs ./noshebang", "script a b\n", "", 0},
 	// SIGUSR1 asks GNU xargs for one more command at a time: not fatal.
 	{"echo a | xargs sh -c 'kill -USR1 $PPID; echo ok'", "ok\n", "", 0},
+	// Exit statuses when a command fails before the one that stops xargs.
+	{"printf '1\\n255\\n3\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 123},
+	{"printf '1\\n2\\n' | xargs -n1 sh -c '[ $0 = 2 ] && kill -9 $$; exit 1'", "", "xargs: sh: terminated by signal 9\n", 125},
+	{"printf '1 2 3 4\\n' | xargs -n1 -P2 sh -c 'exit 0'", "", "", 0},
+	{"printf 'a\\n' | xargs -P 1 -n1 -t sh -c 'exit 255'", "", "sh -c 'exit 255' a\nxargs: sh: exited with status 255; aborting\n", 124},
+	{"printf 'a b c\\n' | xargs -n2 -t --interactive echo </dev/null", "", "echoxargs: failed to open /dev/tty for reading: No such device or address\n", 1},
+	{"seq 4 | xargs -n2 -x -s 9 echo", "1 2\n3 4\n", "", 0},
+	{"seq 4 | xargs -L2 -s 9 echo", "1 2\n3 4\n", "", 0},
+	{"printf '1\\n2\\n3\\n' | xargs -n1 sh -c '[ $0 = 2 ] && kill -9 $$; exit 1'", "", "xargs: sh: terminated by signal 9\n", 123},
+	{"printf '0\\n2\\n3\\n' | xargs -n1 sh -c '[ $0 = 2 ] && kill -9 $$; exit 0'", "", "xargs: sh: terminated by signal 9\n", 125},
+	{"printf '0\\n255\\n3\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 124},
+	{"printf '1\\n0\\n255\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 124},
+	{"printf '1\\n255\\n255\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 123},
 }
 
 // xargsDir makes the directory the cases run in, and one whose xargs is

@@ -105,7 +105,7 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	tuneForBatches()
 	var tty *bufio.Reader
 	utf8Locale := localeIsUTF8("LC_CTYPE")
-	failed, stop := false, 0
+	failed, stop, stopSeq := false, 0, 0
 	fatalStatus := 0 // -p could not ask
 	name := o.command[0]
 	spec := batch.Spec{
@@ -173,14 +173,23 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 				code = xargsExitNotFound
 			}
 			stop = max(stop, code)
+			if stopSeq == 0 {
+				stopSeq = e.Seq
+			}
 			return true
 		case e.Exit == 255:
 			p.say("%s: exited with status 255; aborting", name)
 			stop = max(stop, xargsExit255)
+			if stopSeq == 0 {
+				stopSeq = e.Seq
+			}
 			return true
 		case e.Signal != 0:
 			p.say("%s: terminated by signal %d", name, e.Signal)
 			stop = max(stop, xargsExitSignal)
+			if stopSeq == 0 {
+				stopSeq = e.Seq
+			}
 			return true
 		case e.Exit != 0:
 			failed = true
@@ -236,10 +245,15 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 		return max(code, fatalStatus)
 	}
 	if stop != 0 {
-		if stop >= xargsExitCannot && failed {
-			return xargsExitFailed // as xargs's exit handler leaves it
+		// GNU xargs 4.9 exits with the stop's status from where it noticed
+		// it, and its exit handler then puts 123 in its place if a command
+		// failed: unless it noticed it in that handler itself, waiting for
+		// the last command (a 255 or a signal of the last command wins).
+		last := b.ended.Load() && int64(stopSeq) == b.built.Load()
+		if failed && (stop >= xargsExitCannot || !last) {
+			return xargsExitFailed
 		}
-		return max(stop, code)
+		return stop
 	}
 	return code
 }
