@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
 )
@@ -325,6 +327,47 @@ func TestXargsSharesInheritedCap(t *testing.T) {
 	for _, c := range counts {
 		if n, _ := strconv.Atoi(strings.TrimSpace(c)); n > 2 {
 			t.Errorf("%d commands running at once under poolrun -j 2", n)
+		}
+	}
+}
+
+// SIGTERM and SIGKILL of poolrun as xargs: its commands' process groups
+// are stopped (grandchildren that ignore SIGTERM too) and its private cap
+// removed (leakcheck). GNU xargs leaves its commands running: poolrun
+// does not leave orphans holding slots of a cap.
+func TestXargsSignalCleanup(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		dir := t.TempDir()
+		_, binDir := xargsDir(t)
+		hold := holdScript(t, dir)
+		cmd := exec.Command(filepath.Join(binDir, "xargs"), "-P", "2", "-n", "1", "sh", hold)
+		cmd.Stdin = strings.NewReader("a\nb\nc\n")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		leakcheck.Track(cmd.Process.Pid)
+		files := pidFiles(dir, "a", "b")
+		waitFiles(t, files...)
+		cmd.Process.Signal(sig)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v: xargs did not exit; stderr %s", sig, errb.String())
+		}
+		if sig == syscall.SIGTERM && cmd.ProcessState.ExitCode() != 143 {
+			t.Errorf("SIGTERM: exit %d, want 143; stderr %s", cmd.ProcessState.ExitCode(), errb.String())
+		}
+		gone(t, files...)
+		if _, err := os.Stat(filepath.Join(dir, "job.c.pid")); err == nil && sig == syscall.SIGTERM {
+			t.Errorf("%v: a command started after the signal", sig)
 		}
 	}
 }
