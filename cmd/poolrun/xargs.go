@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/poolrun/poolrun/batch"
-	"github.com/poolrun/poolrun/semlock"
 )
 
 // GNU xargs's exit statuses.
@@ -119,11 +118,10 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 		Output:   batch.Ungrouped,
 		Logger:   newLogger(),
 	}
-	switch {
-	case o.procs == 0:
+	if o.procs == 0 || o.procs > 1000 {
+		// As many as the machine's limits allow, up to 1000 at once,
+		// without poolrun's warning about descriptors (GNU xargs has none).
 		spec.Jobs = batch.AsManyAsPossible
-	case o.procs > semlock.MaxValue:
-		spec.Jobs = semlock.MaxValue
 	}
 	if o.procs != 1 && !isTerminal(stdout) {
 		// Several at once into a pipe or a file: each command's output
