@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -369,5 +370,28 @@ func TestXargsSignalCleanup(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "job.c.pid")); err == nil && sig == syscall.SIGTERM {
 			t.Errorf("%v: a command started after the signal", sig)
 		}
+	}
+}
+
+// At -P 2 into a pipe, each command's output is printed whole: command a
+// writes half a line, waits until b has written its line and ended, and
+// finishes its own; under GNU xargs the two would mix ("a-startb").
+// A single command's output is unchanged.
+func TestXargsGroupsOutputAtP2(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	work, binDir := xargsDir(t)
+	job := script(t, work, "job.sh", `if [ "$1" = a ]; then
+  printf a-start
+  while [ ! -e "$0.b" ]; do sleep 0.01; done
+  echo a-end
+else
+  echo b; touch "$0.b"
+fi`)
+	r := runSh(t, work, binDir, "printf 'a\\nb\\n' | xargs -P 2 -n 1 "+job+" | cat")
+	got := lines(r.stdout)
+	slices.Sort(got)
+	if r.code != 0 || !slices.Equal(got, []string{"a-starta-end", "b"}) {
+		t.Errorf("exit %d, output %q: want each command's whole (a-starta-end, b); stderr %s", r.code, r.stdout, r.stderr)
 	}
 }
