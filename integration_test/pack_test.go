@@ -121,6 +121,9 @@ var packCases = []struct {
 	{"-k -n 2 -s 20 echo ::: aaaa bbbb cccc dddd", "aaaa bbbb\ncccc dddd\n", "", 0},
 	{"-k -X -s 14 echo ::: a b c d e f", "a b c d\ne\nf\n", "", 0},
 	{"-k --xargs -j3 echo ::: 1 2 3 4 5 6 7", "1 2 3 4 5 6 7\n", "", 0},
+	{"-s 99999999 echo ::: a", "a\n", "poolrun: Warning: Value for option -s should be < 63664.\n", 0},
+	{"-s 63664 echo ::: a", "a\n", "", 0},
+	{"-k -j1 -s 100000 -X echo ::: a b", "a b\n", "poolrun: Warning: Value for option -s should be < 63664.\n", 0},
 }
 
 func TestParallelArgumentsPerJob(t *testing.T) {
