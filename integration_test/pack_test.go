@@ -117,7 +117,7 @@ var packCases = []struct {
 	{"-k -N3 echo {2} ::: a b c d", "b\n\n", "", 0},
 	{"-k -m -j2 --tag echo ::: a b c", "a b\ta b\nc\tc\n", "", 0},
 	{"-k -m -j1 'echo {} >/dev/null; echo done' ::: a b", "done\n", "", 0},
-	{"-k -j2 -X echo {#} {%} ::: a b c d", "1 1\n2 2\n", "", 0},
+	{"-k -j2 -X echo {#} x{}y ::: a b c d", "1 xay xby\n2 xcy xdy\n", "", 0},
 	{"-k -n 2 -s 20 echo ::: aaaa bbbb cccc dddd", "aaaa bbbb\ncccc dddd\n", "", 0},
 	{"-k -X -s 14 echo ::: a b c d e f", "a b c d\ne\nf\n", "", 0},
 	{"-k --xargs -j3 echo ::: 1 2 3 4 5 6 7", "1 2 3 4 5 6 7\n", "", 0},
