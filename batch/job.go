@@ -36,6 +36,9 @@ type job struct {
 	startErr    error
 	endedCalled bool // Spec.Ended was told already (a job that could not start)
 	dry         bool // dry run: printed, not run
+	// shown is the command line as --dry-run and -t print it (GNU
+	// parallel's shell line).
+	shown string
 }
 
 // passive handles an input that runs nothing (skipped by Resume, printed
@@ -49,7 +52,9 @@ func (r *batchRun) passive(it item, slot int) bool {
 	if r.spec.DryRun {
 		j := &job{seq: it.seq, input: it.input(), args: it.args, dry: true, slot: slot}
 		var buf []byte
-		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}, &buf)
+		v := &jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}
+		j.path, j.argv = r.cmd.build(v, &buf)
+		j.shown = r.cmd.shellLine(v)
 		r.finish(j)
 		return true
 	}
@@ -60,7 +65,11 @@ func (r *batchRun) passive(it item, slot int) bool {
 // printing and records.
 func (r *batchRun) runJob(w *slotWorker, it item) {
 	j := &job{seq: it.seq, input: it.input(), args: it.args, slot: w.slot}
-	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}, &w.buf)
+	v := &jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}
+	j.path, j.argv = r.cmd.build(v, &w.buf)
+	if r.spec.Verbose {
+		j.shown = r.cmd.shellLine(v)
+	}
 	if r.cmd.argvMode {
 		j.startErr = r.cmd.lookErr(j.argv[0])
 	}
@@ -177,7 +186,7 @@ func (r *batchRun) attempt(j *job) {
 	}
 	r.pace()
 	if r.spec.Verbose {
-		r.out.say("%s\n", r.cmd.line(j.argv))
+		r.out.say("%s\n", j.shown)
 	}
 	j.start = time.Now()
 	started := false

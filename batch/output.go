@@ -145,7 +145,7 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 		j.stderr.discard()
 		return
 	case j.dry:
-		out.WriteString(r.cmd.line(j.argv))
+		out.WriteString(j.shown)
 		out.WriteByte('\n')
 		return
 	}

@@ -124,6 +124,8 @@ var packCases = []struct {
 	{"-s 99999999 echo ::: a", "a\n", "poolrun: Warning: Value for option -s should be < 63664.\n", 0},
 	{"-s 63664 echo ::: a", "a\n", "", 0},
 	{"-k -j1 -s 100000 -X echo ::: a b", "a b\n", "poolrun: Warning: Value for option -s should be < 63664.\n", 0},
+	{"-k -j1 -X --dry-run echo x{}y ::: 'a b' c", "echo x'a b'y xcy\n", "", 0},
+	{"-k -t echo x{}y ::: 'a b'", "xa by\n", "echo x'a b'y\n", 0},
 }
 
 func TestParallelArgumentsPerJob(t *testing.T) {
