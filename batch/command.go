@@ -311,14 +311,30 @@ func (t *template) splitRender(argv []string, v *jobVars) []string {
 }
 
 // shellLen is the size of the job's command line as GNU parallel sizes
-// it for -s: the shell script, each replacement quoted, the words joined
-// with spaces (what it would run under sh).
+// it for -s: that of shellLine.
 func (c *command) shellLen(v *jobVars, buf *[]byte) int {
 	if c.raw || c.shell {
 		_, argv := c.build(v, buf)
 		return len(argv[len(argv)-1])
 	}
-	b := (*buf)[:0]
+	*buf = c.appendShellLine((*buf)[:0], v)
+	return len(*buf)
+}
+
+// shellLine is the job's command line as GNU parallel shows it (--dry-run,
+// -t) and sizes it (-s): the shell script, each replacement quoted, the
+// words joined with spaces (what it would run under sh); x{}y with "a b"
+// is x'a b'y.
+func (c *command) shellLine(v *jobVars) string {
+	if c.raw || c.shell || c.argvMode {
+		var buf []byte
+		_, argv := c.build(v, &buf)
+		return c.line(argv)
+	}
+	return string(c.appendShellLine(nil, v))
+}
+
+func (c *command) appendShellLine(b []byte, v *jobVars) []byte {
 	for i := range c.args {
 		if i > 0 {
 			b = append(b, ' ')
@@ -331,6 +347,5 @@ func (c *command) shellLen(v *jobVars, buf *[]byte) int {
 			b = appendShellQuote(b, a)
 		}
 	}
-	*buf = b
-	return len(b)
+	return b
 }

@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"os"
+	"errors"
 	"strconv"
 	"sync"
 	"syscall"
@@ -39,6 +40,9 @@ type job struct {
 	startErr    error
 	endedCalled bool // Spec.Ended was told already (a job that could not start)
 	dry         bool // dry run: printed, not run
+	// shown is the command line as --dry-run and -t print it (GNU
+	// parallel's shell line).
+	shown string
 }
 
 // passive handles an input that runs nothing (skipped by Resume, printed
@@ -55,7 +59,9 @@ func (r *batchRun) passive(it item, slot int) bool {
 	if r.spec.DryRun {
 		j := &job{seq: it.seq, input: it.input(), args: it.args, dry: true, slot: slot}
 		var buf []byte
-		j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}, &buf)
+		v := &jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}
+		j.path, j.argv = r.cmd.build(v, &buf)
+		j.shown = r.cmd.shellLine(v)
 		r.finish(j)
 		return true
 	}
@@ -82,7 +88,11 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	if it.blk != nil {
 		j.sent = it.blk.size()
 	}
-	j.path, j.argv = r.cmd.build(&jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}, &w.buf)
+	v := &jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}
+	j.path, j.argv = r.cmd.build(v, &w.buf)
+	if r.spec.Verbose {
+		j.shown = r.cmd.shellLine(v)
+	}
 	if r.cmd.argvMode {
 		j.startErr = r.cmd.lookErr(j.argv[0])
 	}
@@ -213,7 +223,7 @@ func (r *batchRun) attempt(j *job) {
 	}
 	r.pace()
 	if r.spec.Verbose {
-		r.out.say("%s\n", r.cmd.line(j.argv))
+		r.out.say("%s\n", j.shown)
 	}
 	j.start = time.Now()
 	started := false
@@ -235,6 +245,15 @@ func (r *batchRun) attempt(j *job) {
 			c.Env = r.js.env(c.Env, nil)
 		}
 		started, err = r.procs.start(j.slot, c)
+		if !started && err != nil && r.cmd.argvMode && errors.Is(err, syscall.ENOEXEC) {
+			// execvp(3) runs a file the kernel cannot (a script without
+			// #!) with /bin/sh, and so does GNU xargs.
+			sh := spawn.Command(context.Background(), defaultShell, append([]string{j.path}, j.argv[1:]...)...)
+			sh.Args[0] = j.argv[0]
+			sh.Env, sh.Stdin, sh.Stdout, sh.Stderr, sh.WaitDelay, sh.Dir, sh.ExtraFiles = c.Env, c.Stdin, c.Stdout, c.Stderr, c.WaitDelay, c.Dir, c.ExtraFiles
+			c = sh
+			started, err = r.procs.start(j.slot, c)
+		}
 	}
 	r.paced(j.start)
 	if locked {

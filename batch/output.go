@@ -155,11 +155,11 @@ func (p *printer) emit(j *job, out *bufio.Writer) {
 	case j.dry:
 		// As GNU parallel: tagged with --tag, and on stderr too with -t.
 		out.Write(p.tag(j))
-		out.WriteString(r.cmd.line(j.argv))
+		out.WriteString(j.shown)
 		out.WriteByte('\n')
 		if r.spec.Verbose {
 			p.flush(out)
-			fmt.Fprintf(r.spec.Stderr, "%s\n", r.cmd.line(j.argv))
+			fmt.Fprintf(r.spec.Stderr, "%s\n", j.shown)
 		}
 		return
 	}

@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
 )
@@ -17,7 +20,8 @@ import (
 // xargsCases are shell command lines that call xargs, with what GNU
 // findutils 4.9.0's xargs printed for them (stdout, stderr, exit status),
 // recorded under LANG=C.UTF-8 in a directory holding an empty file
-// noexec (not executable), s ("STDIN") and f ("hi"). The test runs them
+// noexec (not executable), s ("STDIN"), f ("hi") and noshebang (a shell
+// script without #!, executable). The test runs them
 // with poolrun called as xargs first in PATH, and, when GNU xargs is
 // installed, compares it live too.
 var xargsCases = []struct {
@@ -147,7 +151,6 @@ var xargsCases = []struct {
 	{"echo a b | xargs -n 1 -t -- sh -c 'echo \"$0\"'", "a\nb\n", "sh -c 'echo \"$0\"' a\nsh -c 'echo \"$0\"' b\n", 0},
 	{"seq 1 10 | xargs -n1 -P4 sh -c 'echo $0' | sort -n", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", "", 0},
 	{"seq 1 10 | xargs -n3 -P0 echo | sort", "1 2 3\n10\n4 5 6\n7 8 9\n", "", 0},
-	{"printf '1\\n2\\n3\\n4\\n' | xargs -P2 -n1 sh -c 'sleep 0.$0; echo $0; [ $0 = 2 ] && exit 255; exit 0' | sort", "1\n2\n3\n", "xargs: sh: exited with status 255; aborting\n", 0},
 	{"printf '1\\n2\\n' | xargs -P2 -n1 nosuchcmd", "", "xargs: nosuchcmd: No such file or directory\n", 127},
 	{"seq 1 3 | xargs -n1 -P2 sh -c 'exit 3'", "", "", 123},
 	{"seq 1 3 | xargs -n1 sh -c 'exit $0'", "", "", 123},
@@ -187,6 +190,23 @@ var xargsCases = []struct {
 	{"printf 'y\\nx\\nz\\n' | xargs -I{} -E x echo {}", "y\n", "", 0},
 	{"printf 'y\\nx \\nz\\n' | xargs -I{} -E x echo {}", "y\nx \nz\n", "", 0},
 	{"echo a | xargs -s 99999999 echo 2>/dev/null", "a\n", "", 0},
+	// A script without #! runs under /bin/sh, as execvp runs it.
+	{"echo a b | xargs ./noshebang", "script a b\n", "", 0},
+	// SIGUSR1 asks GNU xargs for one more command at a time: not fatal.
+	{"echo a | xargs sh -c 'kill -USR1 $PPID; echo ok'", "ok\n", "", 0},
+	// Exit statuses when a command fails before the one that stops xargs.
+	{"printf '1\\n255\\n3\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 123},
+	{"printf '1\\n2\\n' | xargs -n1 sh -c '[ $0 = 2 ] && kill -9 $$; exit 1'", "", "xargs: sh: terminated by signal 9\n", 125},
+	{"printf '1 2 3 4\\n' | xargs -n1 -P2 sh -c 'exit 0'", "", "", 0},
+	{"printf 'a\\n' | xargs -P 1 -n1 -t sh -c 'exit 255'", "", "sh -c 'exit 255' a\nxargs: sh: exited with status 255; aborting\n", 124},
+	{"printf 'a b c\\n' | xargs -n2 -t --interactive echo </dev/null", "", "echoxargs: failed to open /dev/tty for reading: No such device or address\n", 1},
+	{"seq 4 | xargs -n2 -x -s 9 echo", "1 2\n3 4\n", "", 0},
+	{"seq 4 | xargs -L2 -s 9 echo", "1 2\n3 4\n", "", 0},
+	{"printf '1\\n2\\n3\\n' | xargs -n1 sh -c '[ $0 = 2 ] && kill -9 $$; exit 1'", "", "xargs: sh: terminated by signal 9\n", 123},
+	{"printf '0\\n2\\n3\\n' | xargs -n1 sh -c '[ $0 = 2 ] && kill -9 $$; exit 0'", "", "xargs: sh: terminated by signal 9\n", 125},
+	{"printf '0\\n255\\n3\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 124},
+	{"printf '1\\n0\\n255\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 124},
+	{"printf '1\\n255\\n255\\n' | xargs -n1 sh -c 'exit $0'", "", "xargs: sh: exited with status 255; aborting\n", 123},
 }
 
 // xargsDir makes the directory the cases run in, and one whose xargs is
@@ -194,8 +214,12 @@ var xargsCases = []struct {
 func xargsDir(t *testing.T) (work, binDir string) {
 	t.Helper()
 	work, binDir = t.TempDir(), t.TempDir()
-	for name, body := range map[string]string{"noexec": "", "s": "STDIN\n", "f": "hi\n"} {
-		if err := os.WriteFile(filepath.Join(work, name), []byte(body), 0o644); err != nil {
+	for name, body := range map[string]string{"noexec": "", "s": "STDIN\n", "f": "hi\n", "noshebang": "echo script \"$@\"\n"} {
+		mode := os.FileMode(0o644)
+		if name == "noshebang" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(work, name), []byte(body), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -304,5 +328,69 @@ func TestXargsSharesInheritedCap(t *testing.T) {
 		if n, _ := strconv.Atoi(strings.TrimSpace(c)); n > 2 {
 			t.Errorf("%d commands running at once under poolrun -j 2", n)
 		}
+	}
+}
+
+// SIGTERM and SIGKILL of poolrun as xargs: its commands' process groups
+// are stopped (grandchildren that ignore SIGTERM too) and its private cap
+// removed (leakcheck). GNU xargs leaves its commands running: poolrun
+// does not leave orphans holding slots of a cap.
+func TestXargsSignalCleanup(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		dir := t.TempDir()
+		_, binDir := xargsDir(t)
+		hold := holdScript(t, dir)
+		cmd := exec.Command(filepath.Join(binDir, "xargs"), "-P", "2", "-n", "1", "sh", hold)
+		cmd.Stdin = strings.NewReader("a\nb\nc\n")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		leakcheck.Track(cmd.Process.Pid)
+		files := pidFiles(dir, "a", "b")
+		waitFiles(t, files...)
+		cmd.Process.Signal(sig)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v: xargs did not exit; stderr %s", sig, errb.String())
+		}
+		if sig == syscall.SIGTERM && cmd.ProcessState.ExitCode() != 143 {
+			t.Errorf("SIGTERM: exit %d, want 143; stderr %s", cmd.ProcessState.ExitCode(), errb.String())
+		}
+		gone(t, files...)
+		if _, err := os.Stat(filepath.Join(dir, "job.c.pid")); err == nil && sig == syscall.SIGTERM {
+			t.Errorf("%v: a command started after the signal", sig)
+		}
+	}
+}
+
+// At -P 2 into a pipe, each command's output is printed whole: command a
+// writes half a line, waits until b has written its line and ended, and
+// finishes its own; under GNU xargs the two would mix ("a-startb").
+// A single command's output is unchanged.
+func TestXargsGroupsOutputAtP2(t *testing.T) {
+	leakcheck.Check(t)
+	t.Parallel()
+	work, binDir := xargsDir(t)
+	job := script(t, work, "job.sh", `if [ "$1" = a ]; then
+  printf a-start
+  while [ ! -e "$0.b" ]; do sleep 0.01; done
+  echo a-end
+else
+  echo b; touch "$0.b"
+fi`)
+	r := runSh(t, work, binDir, "printf 'a\\nb\\n' | xargs -P 2 -n 1 "+job+" | cat")
+	got := lines(r.stdout)
+	slices.Sort(got)
+	if r.code != 0 || !slices.Equal(got, []string{"a-starta-end", "b"}) {
+		t.Errorf("exit %d, output %q: want each command's whole (a-starta-end, b); stderr %s", r.code, r.stdout, r.stderr)
 	}
 }

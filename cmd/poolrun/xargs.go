@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/poolrun/poolrun/batch"
-	"github.com/poolrun/poolrun/semlock"
 )
 
 // GNU xargs's exit statuses.
@@ -105,7 +104,7 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	tuneForBatches()
 	var tty *bufio.Reader
 	utf8Locale := localeIsUTF8("LC_CTYPE")
-	failed, stop := false, 0
+	failed, stop, stopSeq := false, 0, 0
 	fatalStatus := 0 // -p could not ask
 	name := o.command[0]
 	spec := batch.Spec{
@@ -119,11 +118,10 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 		Output:   batch.Ungrouped,
 		Logger:   newLogger(),
 	}
-	switch {
-	case o.procs == 0:
+	if o.procs == 0 || o.procs > 1000 {
+		// As many as the machine's limits allow, up to 1000 at once,
+		// without poolrun's warning about descriptors (GNU xargs has none).
 		spec.Jobs = batch.AsManyAsPossible
-	case o.procs > semlock.MaxValue:
-		spec.Jobs = semlock.MaxValue
 	}
 	if o.procs != 1 && !isTerminal(stdout) {
 		// Several at once into a pipe or a file: each command's output
@@ -173,14 +171,23 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 				code = xargsExitNotFound
 			}
 			stop = max(stop, code)
+			if stopSeq == 0 {
+				stopSeq = e.Seq
+			}
 			return true
 		case e.Exit == 255:
 			p.say("%s: exited with status 255; aborting", name)
 			stop = max(stop, xargsExit255)
+			if stopSeq == 0 {
+				stopSeq = e.Seq
+			}
 			return true
 		case e.Signal != 0:
 			p.say("%s: terminated by signal %d", name, e.Signal)
 			stop = max(stop, xargsExitSignal)
+			if stopSeq == 0 {
+				stopSeq = e.Seq
+			}
 			return true
 		case e.Exit != 0:
 			failed = true
@@ -195,6 +202,10 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	// GNU xargs takes SIGUSR1 and SIGUSR2 to run one more or one fewer
+	// command at a time; poolrun's cap does not change size, but the
+	// signals must not kill it either.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGUSR1, syscall.SIGUSR2)
 	go func() {
 		select {
 		case s := <-sigs:
@@ -214,7 +225,10 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 	case got.load() != 0:
 		return 128 + int(got.load())
 	case errors.Is(err, batch.ErrOutputClosed):
-		return 128 + int(syscall.SIGPIPE)
+		// Grouped output (-P 2 and more into a pipe) met a closed pipe:
+		// under GNU xargs the command itself would have died of SIGPIPE.
+		p.say("%s: terminated by signal %d", name, int(syscall.SIGPIPE))
+		return xargsExitSignal
 	case errors.As(err, &in):
 		p.say("%s", in.msg)
 		return max(code, 1)
@@ -229,10 +243,15 @@ func xargsRunBatch(p *xargsParser, o *xargsOptions, b *xargsBuilder, jobStdin, s
 		return max(code, fatalStatus)
 	}
 	if stop != 0 {
-		if stop >= xargsExitCannot && failed {
-			return xargsExitFailed // as xargs's exit handler leaves it
+		// GNU xargs 4.9 exits with the stop's status from where it noticed
+		// it, and its exit handler then puts 123 in its place if a command
+		// failed: unless it noticed it in that handler itself, waiting for
+		// the last command (a 255 or a signal of the last command wins).
+		last := b.ended.Load() && int64(stopSeq) == b.built.Load()
+		if failed && (stop >= xargsExitCannot || !last) {
+			return xargsExitFailed
 		}
-		return max(stop, code)
+		return stop
 	}
 	return code
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"strings"
+	"sync/atomic"
 )
 
 // xargsBuilder is a batch.Source of whole command lines (batch.Spec.Argv)
@@ -37,6 +38,11 @@ type xargsBuilder struct {
 	// replaceInitial: -I has pushed the command name once (xargs then
 	// counts it as an initial argument when it sizes the next lines).
 	replaceInitial bool
+
+	// built counts the command lines handed out; ended is set once Next
+	// has said there are no more (read by xargs's exit status rules).
+	built atomic.Int64
+	ended atomic.Bool
 }
 
 // xargsFatal is an error that ends xargs with status 1 after the message.
@@ -75,15 +81,18 @@ func newXargsBuilder(sp *xargsSplitter, initial []string, o *xargsOptions) (*xar
 func (b *xargsBuilder) Next() ([]string, error) {
 	for len(b.ready) == 0 {
 		if b.fatal != nil {
+			b.ended.Store(true)
 			return nil, b.fatal
 		}
 		if b.inputOK {
+			b.ended.Store(true)
 			return nil, io.EOF
 		}
 		b.step()
 	}
 	argv := b.ready[0]
 	b.ready = b.ready[1:]
+	b.built.Add(1)
 	return argv, nil
 }
 

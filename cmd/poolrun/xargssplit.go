@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"unsafe"
 )
 
 // xargsSplitter reads GNU xargs's input: by default arguments separated
@@ -29,7 +30,36 @@ type xargsSplitter struct {
 	eof       bool
 	nulWarned bool
 	buf       []byte
+	args      []string // readLine's result, reused: valid until the next call
+	arena     []byte   // the arguments' bytes; never written twice
 }
+
+// str is b as a string whose bytes live in the arena: one allocation per
+// 64 KiB of arguments instead of one per argument (a string of an arena
+// is never changed: the arena only grows, then is replaced).
+func (s *xargsSplitter) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(s.arena)-len(s.arena) < len(b) {
+		s.arena = make([]byte, 0, max(64<<10, len(b)))
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	return unsafe.String(&s.arena[start], len(b))
+}
+
+// plainByte is a byte with no meaning to readLine in an argument: not a
+// blank, a newline, a backslash, a quote or a NUL.
+var plainByte = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
+	}
+	for _, c := range " \t\n\\'\"\x00" {
+		t[c] = false
+	}
+	return t
+}()
 
 // errXargsInput is bad input: xargs prints it and exits 1, once the
 // commands built before it have run.
@@ -70,7 +100,28 @@ func (s *xargsSplitter) readLine() (args []string, lines int, done bool, err err
 	first := true
 	seenArg := false
 	s.buf = s.buf[:0]
+	args = s.args[:0]
+	defer func() { s.args = args[:0] }()
 	for {
+		if state == stNorm && len(s.buf) < s.maxLen-1 {
+			// Fast path: a run of plain bytes, straight from the buffer
+			// (the same as storing them one by one; blanks are plain
+			// with -I).
+			if avail := s.r.Buffered(); avail > 0 {
+				peek, _ := s.r.Peek(avail)
+				n := 0
+				for n < len(peek) && (plainByte[peek[n]] || s.replace && (peek[n] == ' ' || peek[n] == '\t')) {
+					n++
+				}
+				n = min(n, s.maxLen-1-len(s.buf))
+				if n > 0 {
+					c = int(peek[n-1])
+					s.buf = append(s.buf, peek[:n]...)
+					s.r.Discard(n)
+					seenArg = true
+				}
+			}
+		}
 		prevc = c
 		b, rerr := s.r.ReadByte()
 		if rerr != nil {
@@ -87,7 +138,7 @@ func (s *xargsSplitter) readLine() (args []string, lines int, done bool, err err
 			if first && s.isEOFStr() {
 				return args, lines, true, nil
 			}
-			args = append(args, string(s.buf))
+			args = append(args, s.str(s.buf))
 			return args, lines, true, nil
 		}
 		c = int(b)
@@ -111,7 +162,7 @@ func (s *xargsSplitter) readLine() (args []string, lines int, done bool, err err
 					s.eof = true
 					return args, lines, true, nil
 				}
-				args = append(args, string(s.buf))
+				args = append(args, s.str(s.buf))
 				return args, lines, false, nil
 			}
 			seenArg = true
@@ -120,7 +171,7 @@ func (s *xargsSplitter) readLine() (args []string, lines int, done bool, err err
 					s.eof = true
 					return args, lines, true, nil
 				}
-				args = append(args, string(s.buf))
+				args = append(args, s.str(s.buf))
 				s.buf = s.buf[:0]
 				state = stSpace
 				first = false
