@@ -22,6 +22,7 @@ const (
 	fdsKeepOrder    = 2     // a finished job waiting in order, its files open
 	fdsResults      = 1     // a result file being written
 	fdsJobserver    = 3     // the job's jobserver: its pipe's two ends and our own description of it
+	fdsPipe         = 2     // Pipe: the job's stdin pipe (the write end, and the read end until it starts)
 	fdsReserve      = 4 + 4 // the joblog, a results directory, the runtime's own; one start
 )
 
@@ -53,6 +54,9 @@ func (r *batchRun) fitFiles() (maxHeld int, err error) {
 	}
 	if r.spec.Results != "" {
 		per += fdsResults
+	}
+	if r.pipe != nil {
+		per += fdsPipe
 	}
 	avail := int(lim.Cur) - open - fdsReserve
 	jobs := (avail - held) / per

@@ -2,8 +2,8 @@ package batch
 
 import (
 	"context"
-	"os"
 	"errors"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"

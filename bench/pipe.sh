@@ -10,7 +10,8 @@
 #   parallel --pipe -j4 wc -l < F          GNU parallel 20221122
 #   parallel --pipepart -a F -j4 wc -l
 # Runs are interleaved, REPS times (default 3), and the best wall time of
-# each is reported, with MB/s. Every run's line count is checked against
+# each is reported, with MB/s; then poolrun's peak memory (GNU time's max
+# RSS) for 64 MB and the whole file through a pipe, which stays flat. Every run's line count is checked against
 # wc -l's. The file lives in a temporary directory removed at the end.
 # The last line holds ratio=: poolrun --pipe's time over cat | wc -l's
 # (goal: at most 2), then parallel --pipe's time over poolrun --pipe's
@@ -77,6 +78,14 @@ for n in "${names[@]}"; do
   b[$n]=$(best ${runs[$n]})
   printf '%-26s %7s ms  %5s MB/s   (%s)\n' "$n" "${b[$n]}" "$(mbs "${b[$n]}")" "${runs[$n]# }"
 done
+if [ -x /usr/bin/time ]; then
+  # Memory stays bounded: a few blocks a slot, whatever the input's size.
+  peak() { /usr/bin/time -f '%M' "$P" --pipe -j4 wc -l 2>&1 >/dev/null | tail -1; }
+  small=$(head -c 64M "$F" | peak)
+  big=$(cat "$F" | peak)
+  infile=$(/usr/bin/time -f '%M' "$P" --pipe -j4 wc -l < "$F" 2>&1 >/dev/null | tail -1)
+  echo "peak memory (max RSS) of poolrun --pipe -j4 wc -l: stdin a pipe, 64 MB in: ${small} KB, $(( size / 1048576 )) MB in: ${big} KB; stdin the file: ${infile} KB"
+fi
 pp=${b[parallel-pipe]:-0}
 ppp=${b[parallel-pipepart]:-0}
 echo "poolrun --pipe / cat|wc -l: $(div "${b[poolrun-pipe]}" "${b[cat]}")   (stdin a pipe: $(div "${b[poolrun-pipe-stdin-pipe]}" "${b[cat]}"))"
