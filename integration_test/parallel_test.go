@@ -171,8 +171,10 @@ func TestJoblogAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := lines(string(b))
-	if len(got) != 3 || !strings.HasSuffix(got[1], "echo a") || !strings.HasSuffix(got[2], "echo b") {
-		t.Errorf("joblog:\n%s\nwant a header and both runs' lines", b)
+	// GNU parallel 20221122 writes no header when it appends, even to a
+	// new file.
+	if len(got) != 2 || !strings.HasSuffix(got[0], "echo a") || !strings.HasSuffix(got[1], "echo b") {
+		t.Errorf("joblog:\n%s\nwant both runs' lines, no header", b)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "+jobs.tsv")); err == nil {
 		t.Error("a file named +jobs.tsv was written")
