@@ -105,6 +105,8 @@ func runBatch(o *options, log hclog.Logger) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var loss capLoss
+	loss.watch(spec.Cap, cancel)
 	var got atomicSignal
 	sigs := make(chan os.Signal, 2)
 	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -124,6 +126,8 @@ func runBatch(o *options, log hclog.Logger) int {
 	sum, err := batch.Run(ctx, spec)
 	var se *batch.SpecError
 	switch {
+	case loss.lost():
+		return 255
 	case got.load() != 0:
 		return 128 + int(got.load())
 	case errors.Is(err, batch.ErrOutputClosed):
@@ -202,6 +206,9 @@ func commandWords(words []string, quote bool) []string {
 // the poolrun job this one runs in (POOLRUN_SEMLOCKS); else a private cap
 // of -j slots, removed at the end (by the tracker if poolrun is killed).
 func openCap(o *options, log hclog.Logger) (slots.Cap, error) {
+	if c, ok, err := openEtcdCap(o, etcdURL(o.sem)); ok {
+		return c, err
+	}
 	if o.sem != "" {
 		c, err := slots.Open(o.sem, o.jobs)
 		if err != nil {

@@ -33,6 +33,8 @@ func (c *Cap) Share() (slots.Share, error) {
 	return &share{c: c, key: c.t.prefix() + "u/" + id, env: []string{
 		EnvCap + "=" + c.t.String(),
 		EnvHeld + "=" + strconv.FormatInt(int64(c.lease), 16) + "/" + id,
+		// The job's cap is this one, not a SysV one named further up.
+		slots.HeldEnv + "=etcd",
 	}}, nil
 }
 
