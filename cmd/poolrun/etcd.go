@@ -86,7 +86,10 @@ func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	}
 	rc, err := remotecap.Start(cmd, name, etcdReady)
 	if err != nil {
-		return nil, true, fmt.Errorf("%s: %s", what, strings.TrimPrefix(err.Error(), "etcdcap: "))
+		// The helper's message names the URL too: once is enough.
+		m := strings.TrimPrefix(err.Error(), "etcdcap: ")
+		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(url)+": "), url+": ")
+		return nil, true, fmt.Errorf("%s: %s", what, m)
 	}
 	if n := rc.Size(); url != "" && o.jobsSet && n != o.jobs {
 		fmt.Fprintf(os.Stderr, "poolrun: --sem %s is in use with %d slots (made by an earlier run): -j %s does not resize it; at most %d jobs run at once across all its users\n", url, n, o.jobsSpec, n)

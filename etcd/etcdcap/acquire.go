@@ -197,11 +197,35 @@ func (c *Cap) promote(ctx context.Context, key string, created int64) error {
 func (c *Cap) wait(ctx context.Context, kvs []*mvccpb.KeyValue, i, size int, rev, unitRev int64) (slots.Slot, error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
+	// The watch starts at etcd's current revision, not at rev+1: etcd
+	// serves a watch that starts in the past from a loop that runs every
+	// 100 ms, which would be the hand-over time of a contended slot. If
+	// the keys changed between rev and the watch's start, they are looked
+	// at again: the watch is kept if nothing this waiter must see did.
 	var wch clientv3.WatchChan
 	if i == size {
-		wch = c.cli.Watch(wctx, c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+		wch = c.cli.Watch(wctx, c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithCreatedNotify())
 	} else {
-		wch = c.cli.Watch(wctx, string(kvs[i-1].Key), clientv3.WithRev(rev+1))
+		wch = c.cli.Watch(wctx, string(kvs[i-1].Key), clientv3.WithCreatedNotify())
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.lost:
+		return nil, c.Err()
+	case wr, ok := <-wch:
+		if !ok || !wr.Created || wr.Err() != nil {
+			return nil, nil
+		}
+		if wr.Header.Revision != rev {
+			now, _, err := c.list(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if !sameWait(kvs, now, i, size) {
+				return nil, nil
+			}
+		}
 	}
 	var uch clientv3.WatchChan
 	if c.unit != nil {
@@ -237,4 +261,14 @@ func (c *Cap) wait(ctx context.Context, kvs []*mvccpb.KeyValue, i, size int, rev
 			uch = c.cli.Watch(wctx, c.unit.key, clientv3.WithRev(unitRev+1), clientv3.WithFilterPut())
 		}
 	}
+}
+
+// sameWait reports whether the waiter at place i of before is still at i
+// in now, behind the same, unchanged key: nothing it must see happened.
+// Keys come only after it, so the same place means no deletion before it.
+func sameWait(before, now []*mvccpb.KeyValue, i, size int) bool {
+	if len(now) <= i || string(now[i].Key) != string(before[i].Key) || sizeOf(now[0].Value, size) != size {
+		return false
+	}
+	return i == size || string(now[i-1].Key) == string(before[i-1].Key) && now[i-1].ModRevision == before[i-1].ModRevision
 }
