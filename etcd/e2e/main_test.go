@@ -10,12 +10,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/poolrun/poolrun/etcd/internal/etcdtest"
 )
 
 // bin is where poolrun and poolrun-etcd are, side by side, as installed.
 var bin string
 
 func TestMain(m *testing.M) {
+	etcdtest.ServeIfMember()
 	dir, err := os.MkdirTemp("", "poolrun-etcd-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

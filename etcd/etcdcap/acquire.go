@@ -27,9 +27,10 @@ func (s *slot) Release() error {
 	if s.c.Err() != nil {
 		return nil // the lease is gone, and its keys with it
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	// Tried for a TTL: past that the lease may be gone, and the key with it.
+	ctx, cancel := context.WithTimeout(context.Background(), s.c.t.TTL)
 	defer cancel()
-	if _, err := s.c.cli.Delete(ctx, s.key); err != nil {
+	if err := s.c.retry(ctx, func(ctx context.Context) error { _, err := s.c.cli.Delete(ctx, s.key); return err }); err != nil && s.c.Err() == nil {
 		return fmt.Errorf("etcdcap: releasing a slot of %s (it comes back when the lease ends): %w", s.c.t, err)
 	}
 	return nil
@@ -39,21 +40,29 @@ func (s *slot) Release() error {
 // create order, in one transaction: an uncontended slot costs one round
 // trip, as etcd's own Mutex.Lock does.
 func (c *Cap) enqueue(ctx context.Context, key string) (kvs []*mvccpb.KeyValue, rev int64, err error) {
-	resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(
-		clientv3.OpPut(key, c.value, clientv3.WithLease(c.lease)),
-		clientv3.OpGet(c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend)),
-	).Commit()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !resp.Succeeded {
-		return nil, 0, fmt.Errorf("etcdcap: key %s exists already", key)
-	}
-	return resp.Responses[1].GetResponseRange().Kvs, resp.Header.Revision, nil
+	// Retried: a try that timed out may have made the key all the same,
+	// so an existing key (only ours can have its name) is no error.
+	list := clientv3.OpGet(c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	err = c.retry(ctx, func(ctx context.Context) error {
+		resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(
+			clientv3.OpPut(key, c.value, clientv3.WithLease(c.lease)), list,
+		).Else(list).Commit()
+		if err != nil {
+			return err
+		}
+		r := resp.Responses[len(resp.Responses)-1].GetResponseRange()
+		kvs, rev = r.Kvs, resp.Header.Revision
+		return nil
+	})
+	return kvs, rev, err
 }
 
 func (c *Cap) list(ctx context.Context) ([]*mvccpb.KeyValue, int64, error) {
-	resp, err := c.cli.Get(ctx, c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	var resp *clientv3.GetResponse
+	err := c.retry(ctx, func(ctx context.Context) (err error) {
+		resp, err = c.cli.Get(ctx, c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+		return err
+	})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -79,9 +88,9 @@ func rank(kvs []*mvccpb.KeyValue, key string, def int) (int, int) {
 // dropKey deletes a key this process gave up waiting with, after ctx has
 // ended: with a context of its own.
 func (c *Cap) dropKey(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.t.TTL)
 	defer cancel()
-	c.cli.Delete(ctx, key) // on failure the lease removes it
+	c.retry(ctx, func(ctx context.Context) error { _, err := c.cli.Delete(ctx, key); return err }) // on failure the lease removes it
 }
 
 // TryAcquire takes a slot if one is free now: its key is among the first
@@ -127,7 +136,12 @@ func (c *Cap) Acquire(ctx context.Context) (slots.Slot, error) {
 	if err != nil {
 		return nil, c.waitErr(ctx, err)
 	}
-	myRev := rev
+	var myRev int64 // the key's create revision: promote checks it is still that key
+	for _, kv := range kvs {
+		if string(kv.Key) == key {
+			myRev = kv.CreateRevision
+		}
+	}
 	waited := false
 	for {
 		i, size := rank(kvs, key, c.size)
@@ -175,8 +189,12 @@ func (c *Cap) waitErr(ctx context.Context, err error) error {
 // watching it, learns it is now the first waiter. The write succeeds only
 // if the key is still the one made (not gone with an expired lease).
 func (c *Cap) promote(ctx context.Context, key string, created int64) error {
-	resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", created)).
-		Then(clientv3.OpPut(key, c.value, clientv3.WithLease(c.lease))).Commit()
+	var resp *clientv3.TxnResponse
+	err := c.retry(ctx, func(ctx context.Context) (err error) {
+		resp, err = c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", created)).
+			Then(clientv3.OpPut(key, c.value, clientv3.WithLease(c.lease))).Commit()
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -100,10 +100,14 @@ func (u *unit) tryClaim(ctx context.Context) (slots.Slot, bool, error) {
 	if u == nil {
 		return nil, false, nil
 	}
-	resp, err := u.c.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(u.holder), ">", 0),
-		clientv3.Compare(clientv3.CreateRevision(u.key), "=", 0),
-	).Then(clientv3.OpPut(u.key, u.c.value, clientv3.WithLease(u.c.lease))).Commit()
+	var resp *clientv3.TxnResponse
+	err := u.c.retry(ctx, func(ctx context.Context) (err error) {
+		resp, err = u.c.cli.Txn(ctx).If(
+			clientv3.Compare(clientv3.CreateRevision(u.holder), ">", 0),
+			clientv3.Compare(clientv3.CreateRevision(u.key), "=", 0),
+		).Then(clientv3.OpPut(u.key, u.c.value, clientv3.WithLease(u.c.lease))).Commit()
+		return err
+	})
 	if err != nil {
 		return nil, false, u.c.waitErr(ctx, err)
 	}
