@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +82,44 @@ func TestClusterLeaderCrash(t *testing.T) {
 	}
 	if k := keys(t, rest[0].Client); len(k) > 0 {
 		t.Errorf("left in etcd: %v", k)
+	}
+}
+
+// TestPartitionedHolderFenced: a holder cut off from the cluster (the one
+// member it talks to is SIGKILLed; the others go on) stops its job before
+// etcd gives its slot to a run on another member: when that run's job
+// starts, the holder's job is gone.
+func TestPartitionedHolderFenced(t *testing.T) {
+	ms := etcdtest.ProcCluster(t, 3)
+	dir := t.TempDir()
+	name := "/partition?ttl=6s"
+	holder := poolrun(nil, "--sem", "etcd://"+ms[0].Client+name, "-j", "1", "echo $$ > "+dir+"/holder; exec sleep 60", ":::", "1")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill()
+	waitFor(t, "the holder's job", func() bool { b, _ := os.ReadFile(dir + "/holder"); return len(b) > 0 })
+	b, _ := os.ReadFile(dir + "/holder")
+	hpid := strings.TrimSpace(string(b))
+	// The second run waits on the other members for the one slot; its job
+	// notes whether the holder's job still runs when it starts.
+	second := poolrun(nil, "--sem", "etcd://"+etcdtest.ProcEndpoints(ms[1:])+name, "-j", "1",
+		"if kill -0 "+hpid+" 2>/dev/null; then echo overlap > "+dir+"/overlap; fi; : > "+dir+"/second", ":::", "1")
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ms[0].Kill()
+	herr := holder.Wait()
+	if ee, ok := herr.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+		t.Errorf("the cut-off holder: %v, want a non-zero exit", herr)
+	}
+	if err := second.Wait(); err != nil {
+		t.Errorf("the second run: %v", err)
+	}
+	if _, err := os.Stat(dir + "/second"); err != nil {
+		t.Error("the second run's job did not run")
+	}
+	if _, err := os.Stat(dir + "/overlap"); err == nil {
+		t.Error("the second run's job started while the cut-off holder's job still ran")
 	}
 }
