@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -94,7 +96,33 @@ func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	if n := rc.Size(); url != "" && o.jobsSet && n != o.jobs {
 		fmt.Fprintf(os.Stderr, "poolrun: --sem %s is in use with %d slots (made by an earlier run): -j %s does not resize it; at most %d jobs run at once across all its users\n", url, n, o.jobsSpec, n)
 	}
-	return rc, true, nil
+	return fencedCap{rc}, true, nil
+}
+
+// fencedCap is the helper's cap as the engine sees it: once it is lost, a
+// wait for a slot ends as the run's cancellation (capLoss.watch cancels
+// the run at once), so the loss is told once, by the fence's line, not
+// again as a failed wait.
+type fencedCap struct{ *remotecap.Cap }
+
+func (c fencedCap) Acquire(ctx context.Context) (slots.Slot, error) {
+	s, err := c.Cap.Acquire(ctx)
+	if err != nil && errors.Is(err, remotecap.ErrLost) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second): // not cancelled: say it
+		}
+	}
+	return s, err
+}
+
+func (c fencedCap) TryAcquire() (slots.Slot, bool, error) {
+	s, ok, err := c.Cap.TryAcquire()
+	if err != nil && errors.Is(err, remotecap.ErrLost) {
+		return nil, false, nil // none free; Acquire tells the rest
+	}
+	return s, ok, err
 }
 
 // capLoss stops a run whose cap has lost its slots (an etcd lease that
@@ -112,7 +140,8 @@ func (l *capLoss) watch(c slots.Cap, stop func()) {
 		<-lc.Lost()
 		err := lc.Err()
 		l.err.Store(&err)
-		fmt.Fprintf(os.Stderr, "poolrun: %s: no job may run outside a held slot: stopping the running jobs, starting no more\n", strings.TrimPrefix(err.Error(), "remotecap: "))
+		m := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "remotecap: "), "etcdcap: the cap's lease is lost: ", "")
+		fmt.Fprintf(os.Stderr, "poolrun: %s: no job may run outside a held slot: stopping the running jobs, starting no more\n", m)
 		stop()
 	}()
 }

@@ -176,8 +176,8 @@ func TestEtcdKilledMidRun(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
 		t.Errorf("poolrun after etcd stopped: %v", err)
 	}
-	if !strings.Contains(errb.String(), "stopping the running jobs") {
-		t.Errorf("stderr %q: want the fence said", errb.String())
+	if !strings.Contains(errb.String(), "stopping the running jobs") || strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("stderr %q: want one line saying the fence", errb.String())
 	}
 	for _, p := range pids() {
 		if syscall.Kill(p, 0) == nil {

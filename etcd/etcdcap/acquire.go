@@ -42,7 +42,10 @@ func (s *slot) Release() error {
 func (c *Cap) enqueue(ctx context.Context, key string) (kvs []*mvccpb.KeyValue, rev int64, err error) {
 	// Retried: a try that timed out may have made the key all the same,
 	// so an existing key (only ours can have its name) is no error.
-	list := clientv3.OpGet(c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	// Only the first Size keys: enough to tell a holder (the common,
+	// uncontended case) without reading every waiter; a waiter lists them
+	// all after (found).
+	list := clientv3.OpGet(c.slotPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(int64(c.size)))
 	err = c.retry(ctx, func(ctx context.Context) error {
 		resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(
 			clientv3.OpPut(key, c.value, clientv3.WithLease(c.lease)), list,
@@ -54,7 +57,20 @@ func (c *Cap) enqueue(ctx context.Context, key string) (kvs []*mvccpb.KeyValue, 
 		kvs, rev = r.Kvs, resp.Header.Revision
 		return nil
 	})
-	return kvs, rev, err
+	if err != nil || found(kvs, key) {
+		return kvs, rev, err
+	}
+	return c.list(ctx)
+}
+
+// found reports whether key is among kvs.
+func found(kvs []*mvccpb.KeyValue, key string) bool {
+	for _, kv := range kvs {
+		if string(kv.Key) == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Cap) list(ctx context.Context) ([]*mvccpb.KeyValue, int64, error) {

@@ -41,6 +41,9 @@ type Cap struct {
 	stopKA   context.CancelFunc
 	kaDone   chan struct{}
 	closed   atomic.Bool
+	// renewed is when the last renewal etcd granted was sent (UnixNano):
+	// the lease cannot expire before renewed + TTL.
+	renewed atomic.Int64
 }
 
 var _ slots.Cap = (*Cap)(nil)
@@ -86,6 +89,7 @@ func Open(ctx context.Context, t Target, n int) (*Cap, error) {
 		return fail("granting a lease", err)
 	}
 	c.lease = g.ID
+	c.renewed.Store(granted.UnixNano())
 	host, _ := os.Hostname()
 	pid := strconv.Itoa(os.Getpid())
 	// The process key names this user for `poolrun sem ls` and lets a

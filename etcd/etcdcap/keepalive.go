@@ -55,6 +55,7 @@ func (c *Cap) keepAlive(ctx context.Context, granted time.Time, ttl time.Duratio
 			c.lose(fmt.Errorf("etcd says its lease has expired"))
 			return
 		}
+		c.renewed.Store(sent.UnixNano())
 		mu.Lock()
 		if c.Err() == nil {
 			fence.Reset(time.Until(sent.Add(time.Duration(resp.TTL)*time.Second - guard)))
