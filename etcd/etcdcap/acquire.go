@@ -123,6 +123,7 @@ func (c *Cap) TryAcquire() (slots.Slot, bool, error) {
 	key := c.slotPrefix() + c.newID()
 	kvs, _, err := c.enqueue(ctx, key)
 	if err != nil {
+		c.dropKey(key) // a try that failed may have made it
 		return nil, false, fmt.Errorf("etcdcap: %s: %w", c.t, err)
 	}
 	if i, size := rank(kvs, key, c.size); i >= 0 && i < size {
@@ -150,6 +151,9 @@ func (c *Cap) Acquire(ctx context.Context) (slots.Slot, error) {
 	key := c.slotPrefix() + c.newID()
 	kvs, rev, err := c.enqueue(ctx, key)
 	if err != nil {
+		// The key may exist: made by a try that timed out, or listed
+		// after (a waiter's) when ctx ended.
+		c.dropKey(key)
 		return nil, c.waitErr(ctx, err)
 	}
 	var myRev int64 // the key's create revision: promote checks it is still that key
