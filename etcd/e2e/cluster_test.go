@@ -105,6 +105,13 @@ func TestPartitionedHolderFenced(t *testing.T) {
 	// notes whether the holder's job still runs when it starts.
 	second := poolrun(nil, "--sem", "etcd://"+etcdtest.ProcEndpoints(ms[1:])+name, "-j", "1",
 		"if kill -0 "+hpid+" 2>/dev/null; then echo overlap > "+dir+"/overlap; fi; : > "+dir+"/second", ":::", "1")
+	var errb strings.Builder
+	second.Stderr = &errb
+	defer func() {
+		if t.Failed() {
+			t.Logf("the second run's stderr: %q", errb.String())
+		}
+	}()
 	if err := second.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,14 @@ func TestKilledPoolrunRevokesAtOnce(t *testing.T) {
 	m := etcdtest.Start(t)
 	dir := t.TempDir()
 	url := "etcd://" + m.Client + "/sigkill?ttl=1h"
-	cmd := poolrun(nil, "--sem", url, "-j", "1", "echo $$ > "+dir+"/pid; exec sleep 60", ":::", "a")
+	cmd := poolrun(nil, "--sem", url, "-j", "1", "echo $$ > "+dir+"/pid; exec sleep 60", ":::", "1")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	defer func() {
+		if t.Failed() {
+			t.Logf("poolrun's stderr: %q", errb.String())
+		}
+	}()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

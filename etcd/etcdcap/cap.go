@@ -83,8 +83,15 @@ func Open(ctx context.Context, t Target, n int) (*Cap, error) {
 		}
 		return nil, fmt.Errorf("etcdcap: %s: %s: %w", t, what, err)
 	}
-	granted := time.Now()
-	g, err := cli.Grant(ctx, int64(t.TTL/time.Second))
+	// Retried through a leader's death (a lease granted by a try whose
+	// answer was lost has no key and expires by itself).
+	var granted time.Time
+	var g *clientv3.LeaseGrantResponse
+	err = c.retryEach(ctx, openAttempt, func(ctx context.Context) (err error) {
+		granted = time.Now()
+		g, err = cli.Grant(ctx, int64(t.TTL/time.Second))
+		return err
+	})
 	if err != nil {
 		return fail("granting a lease", err)
 	}
@@ -95,10 +102,14 @@ func Open(ctx context.Context, t Target, n int) (*Cap, error) {
 	// The process key names this user for `poolrun sem ls` and lets a
 	// nested run check that the job's holder is alive; with it, the oldest
 	// slot key's size, if the cap is in use.
-	resp, err := cli.Txn(ctx).Then(
-		clientv3.OpPut(c.procKey(c.lease), host+" "+pid, clientv3.WithLease(c.lease)),
-		clientv3.OpGet(c.slotPrefix(), append(clientv3.WithFirstCreate(), clientv3.WithPrefix())...),
-	).Commit()
+	var resp *clientv3.TxnResponse
+	err = c.retryEach(ctx, openAttempt, func(ctx context.Context) (err error) {
+		resp, err = cli.Txn(ctx).Then(
+			clientv3.OpPut(c.procKey(c.lease), host+" "+pid, clientv3.WithLease(c.lease)),
+			clientv3.OpGet(c.slotPrefix(), append(clientv3.WithFirstCreate(), clientv3.WithPrefix())...),
+		).Commit()
+		return err
+	})
 	if err != nil {
 		c.revoke()
 		return fail("registering", err)

@@ -19,9 +19,18 @@ const attemptTimeout = 3 * time.Second
 // a short back-off: the cluster elects another leader within a second or
 // two, and the client moves to another member.
 func (c *Cap) retry(ctx context.Context, f func(ctx context.Context) error) error {
+	return c.retryEach(ctx, attemptTimeout, f)
+}
+
+// openAttempt bounds one try of Open's calls: short enough for a second
+// try, after a leader's death, within OpenTimeout.
+const openAttempt = 2 * time.Second
+
+// retryEach is retry with tries of at most per.
+func (c *Cap) retryEach(ctx context.Context, per time.Duration, f func(ctx context.Context) error) error {
 	wait := 20 * time.Millisecond
 	for {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, per)
 		err := f(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil || c.Err() != nil || !transient(err) {
