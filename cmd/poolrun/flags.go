@@ -109,7 +109,7 @@ var flagSpecs = []flagSpec{
 		return nil
 	}},
 	{[]string{"--sem"}, "NAME", func(o *options, v string) error {
-		if err := semlock.ValidateName(v); err != nil {
+		if err := semlock.ValidateName(v); err != nil && !isEtcd(v) { // an etcd URL is checked by its helper
 			return usagef("--sem %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit, at most %d bytes", v, semlock.MaxNameLen)
 		}
 		o.sem = v

@@ -119,6 +119,12 @@ Concurrency:
   --sem NAME            share a machine-wide cap named NAME with every run
                         that uses it; -j sizes it when it is created, and a
                         run with another -j says so:  poolrun --sem build -j 4 make -C {}
+  --sem etcd://HOST:PORT[,HOST:PORT...]/NAME[?ttl=10s]
+                        share a cluster-wide cap on etcd with every run on
+                        every machine that uses it (needs the poolrun-etcd
+                        helper beside poolrun or in PATH; see docs/etcd.md).
+                        If the lease cannot be renewed, the jobs are stopped
+                        and poolrun exits 255
   A poolrun started inside a job shares its parent's cap (found in
   POOLRUN_SEMLOCKS): the job's own slot runs its first child, so nested
   runs never deadlock and never exceed the cap.
@@ -218,6 +224,8 @@ stdout was closed (poolrun ... | head): stopped the same way.
 
 Semaphore sets (poolrun sem):
   poolrun sem ls              list this user's poolrun sets
+  poolrun sem ls etcd://HOST:PORT/[NAME]
+                              list the etcd caps in use: size, holders, waiters
   poolrun sem rm NAME|ID      remove a set
   poolrun sem gc              remove private sets whose creator is gone, and
                               GNU sem semaphores that nobody holds

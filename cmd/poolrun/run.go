@@ -124,6 +124,8 @@ func runBatch(o *options, log hclog.Logger) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var loss capLoss
+	loss.watch(spec.Cap, cancel)
 	// As GNU parallel: SIGINT and SIGTERM stop every job and end the run
 	// with 255 (SIGINT even when poolrun was started with it ignored, as a
 	// script's background job is: parallel stops on it all the same);
@@ -164,6 +166,8 @@ func runBatch(o *options, log hclog.Logger) int {
 	var se *batch.SpecError
 	var tl *batch.TooLongError
 	switch {
+	case loss.lost():
+		return 255
 	case got.load() != 0:
 		return 255 // GNU parallel's status when a signal stopped it
 	case errors.Is(err, batch.ErrOutputClosed):
@@ -246,6 +250,9 @@ func commandWords(words []string, quote bool) []string {
 // the poolrun job this one runs in (POOLRUN_SEMLOCKS); else a private cap
 // of -j slots, removed at the end (by the tracker if poolrun is killed).
 func openCap(o *options, log hclog.Logger) (slots.Cap, error) {
+	if c, ok, err := openEtcdCap(o, etcdURL(o.sem)); ok {
+		return c, err
+	}
 	if o.sem != "" {
 		c, err := slots.Open(o.sem, o.jobs)
 		if err != nil {

@@ -26,6 +26,9 @@ func semMain(args []string, log hclog.Logger) int {
 	}
 	switch args[0] {
 	case "ls", "list":
+		if len(args) == 2 && isEtcd(args[1]) {
+			return etcdLs(args[1])
+		}
 		if len(args) > 1 {
 			return fail(usagef("sem ls takes no arguments"))
 		}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/poolrun/poolrun/internal/remotecap"
+	"github.com/poolrun/poolrun/slots"
+)
+
+// Caps on etcd (--sem etcd://HOST:PORT/NAME) are served by the helper
+// poolrun-etcd, of the module github.com/poolrun/poolrun/etcd: this binary
+// does not link the etcd client (and grpc), whose start-up alone would
+// cost every run that never uses etcd more than the 5% allowed.
+const (
+	etcdScheme = "etcd://"
+	// etcdHelper is the helper's name, looked for beside this executable,
+	// then in PATH; POOLRUN_ETCD_HELPER names it instead.
+	etcdHelper    = "poolrun-etcd"
+	envEtcdHelper = "POOLRUN_ETCD_HELPER"
+	// envEtcdCap is set in the jobs of an etcd cap (etcdcap.EnvCap): a
+	// poolrun started in one shares the cap.
+	envEtcdCap = "POOLRUN_ETCD_CAP"
+	// etcdReady bounds the wait for the helper to reach etcd; the helper
+	// gives up by itself sooner (etcdcap.OpenTimeout).
+	etcdReady = 20 * time.Second
+)
+
+// isEtcd reports whether a --sem or --id value names an etcd cap.
+func isEtcd(s string) bool { return strings.HasPrefix(s, etcdScheme) }
+
+// findEtcdHelper is the path of poolrun-etcd, or an error that says how to
+// get it.
+func findEtcdHelper() (string, error) {
+	if p := os.Getenv(envEtcdHelper); p != "" {
+		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), etcdHelper)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(etcdHelper); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("etcd caps need the %s helper, found neither beside poolrun nor in PATH: install it with `go install github.com/poolrun/poolrun/etcd/cmd/poolrun-etcd@latest` (or set %s)", etcdHelper, envEtcdHelper)
+}
+
+// openEtcdCap opens the cap of --sem etcd://… (url), or, with url empty,
+// the etcd cap of the job this poolrun runs in, through the helper. ok is
+// false if neither applies.
+func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
+	var args []string
+	what := "--sem " + url
+	switch {
+	case url != "":
+		args = []string{"cap", url, strconv.Itoa(o.jobs)}
+	case o.sem == "" && os.Getenv(envEtcdCap) != "" && os.Getenv(slots.HeldEnv) == "etcd":
+		// The nearest cap wins: a SysV job inside an etcd job marks
+		// POOLRUN_CAP_HELD with its own set.
+		args = []string{"cap-env"}
+		what = "the etcd cap of the job this poolrun runs in (" + envEtcdCap + ")"
+	default:
+		return nil, false, nil
+	}
+	path, err := findEtcdHelper()
+	if err != nil {
+		return nil, true, fmt.Errorf("%s: %w", what, err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stderr = os.Stderr
+	// Its own process group: the terminal's ^C is for poolrun, which
+	// stops its jobs and then lets the helper go.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	name := url
+	if name == "" {
+		name = os.Getenv(envEtcdCap)
+	}
+	rc, err := remotecap.Start(cmd, name, etcdReady)
+	if err != nil {
+		// The helper's message names the URL too: once is enough.
+		m := strings.TrimPrefix(err.Error(), "etcdcap: ")
+		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(url)+": "), url+": ")
+		return nil, true, fmt.Errorf("%s: %s", what, m)
+	}
+	if n := rc.Size(); url != "" && o.jobsSet && n != o.jobs {
+		fmt.Fprintf(os.Stderr, "poolrun: --sem %s is in use with %d slots (made by an earlier run): -j %s does not resize it; at most %d jobs run at once across all its users\n", url, n, o.jobsSpec, n)
+	}
+	return fencedCap{rc}, true, nil
+}
+
+// fencedCap is the helper's cap as the engine sees it: once it is lost, a
+// wait for a slot ends as the run's cancellation (capLoss.watch cancels
+// the run at once), so the loss is told once, by the fence's line, not
+// again as a failed wait.
+type fencedCap struct{ *remotecap.Cap }
+
+func (c fencedCap) Acquire(ctx context.Context) (slots.Slot, error) {
+	s, err := c.Cap.Acquire(ctx)
+	if err != nil && errors.Is(err, remotecap.ErrLost) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second): // not cancelled: say it
+		}
+	}
+	return s, err
+}
+
+func (c fencedCap) TryAcquire() (slots.Slot, bool, error) {
+	s, ok, err := c.Cap.TryAcquire()
+	if err != nil && errors.Is(err, remotecap.ErrLost) {
+		return nil, false, nil // none free; Acquire tells the rest
+	}
+	return s, ok, err
+}
+
+// capLoss stops a run whose cap has lost its slots (an etcd lease that
+// could not be renewed: the fence), and remembers it for the exit status.
+type capLoss struct{ err atomic.Pointer[error] }
+
+// watch cancels the run (stop: its jobs get TERM, then KILL after the
+// grace) when c, if it can lose its slots, does.
+func (l *capLoss) watch(c slots.Cap, stop func()) {
+	lc, ok := c.(remotecap.Loser)
+	if !ok {
+		return
+	}
+	go func() {
+		<-lc.Lost()
+		err := lc.Err()
+		l.err.Store(&err)
+		m := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "remotecap: "), "etcdcap: the cap's lease is lost: ", "")
+		fmt.Fprintf(os.Stderr, "poolrun: %s: no job may run outside a held slot: stopping the running jobs, starting no more\n", m)
+		stop()
+	}()
+}
+
+// lost reports whether the cap was lost during the run.
+func (l *capLoss) lost() bool { return l.err.Load() != nil }
+
+// etcdLs is `poolrun sem ls etcd://HOST:PORT/[NAME]`, run by the helper.
+func etcdLs(url string) int {
+	path, err := findEtcdHelper()
+	if err != nil {
+		return fail(fmt.Errorf("sem ls %s: %w", url, err))
+	}
+	cmd := exec.Command(path, "ls", url)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return fail(fmt.Errorf("sem ls %s: %w", url, err))
+	}
+	return 0
+}
+
+// etcdURL is sem if it names an etcd cap, else "".
+func etcdURL(sem string) string {
+	if isEtcd(sem) {
+		return sem
+	}
+	return ""
+}

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolrun/poolrun/etcd/internal/etcdtest"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// leaderOf is the member that leads the cluster.
+func leaderOf(t *testing.T, ms []*etcdtest.Proc) *etcdtest.Proc {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ms[0].Client}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range ms {
+		st, err := cli.Status(ctx, m.Client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Leader == st.Header.MemberId {
+			return m
+		}
+	}
+	t.Fatal("no leader")
+	return nil
+}
+
+// TestClusterLeaderCrash: four poolruns share -j 3 on a three-member
+// cluster whose leader crashes mid-run: the cap still holds (never more
+// than 3 jobs at once), every job runs, and nothing is left.
+func TestClusterLeaderCrash(t *testing.T) {
+	ms := etcdtest.ProcCluster(t, 3)
+	dir := t.TempDir()
+	os.Mkdir(dir+"/run", 0o755)
+	os.Mkdir(dir+"/ran", 0o755)
+	url := "etcd://" + etcdtest.ProcEndpoints(ms) + "/leader"
+	var cmds []*exec.Cmd
+	for i := 0; i < 4; i++ {
+		args := []string{"--sem", url, "-j", "3", countJob(dir, 3), ":::"}
+		for j := 0; j < 15; j++ {
+			args = append(args, strconv.Itoa(i)+"-"+strconv.Itoa(j))
+		}
+		cmd := poolrun(nil, args...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	waitFor(t, "a fifth of the jobs", func() bool { ran, _ := os.ReadDir(dir + "/ran"); return len(ran) >= 12 })
+	// Which is the leader: the member whose status says it leads.
+	leader := leaderOf(t, ms)
+	var rest []*etcdtest.Proc
+	for _, m := range ms {
+		if m == leader {
+			m.Kill()
+			continue
+		}
+		rest = append(rest, m)
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("a poolrun: %v", err)
+		}
+	}
+	if b, err := os.ReadFile(dir + "/over"); err == nil {
+		t.Errorf("more than 3 jobs at once: %q", b)
+	}
+	if ran, _ := os.ReadDir(dir + "/ran"); len(ran) != 60 {
+		t.Errorf("%d jobs ran, want 60", len(ran))
+	}
+	if k := keys(t, rest[0].Client); len(k) > 0 {
+		t.Errorf("left in etcd: %v", k)
+	}
+}
+
+// TestPartitionedHolderFenced: a holder cut off from the cluster (the one
+// member it talks to is SIGKILLed; the others go on) stops its job before
+// etcd gives its slot to a run on another member: when that run's job
+// starts, the holder's job is gone.
+func TestPartitionedHolderFenced(t *testing.T) {
+	ms := etcdtest.ProcCluster(t, 3)
+	dir := t.TempDir()
+	name := "/partition?ttl=6s"
+	holder := poolrun(nil, "--sem", "etcd://"+ms[0].Client+name, "-j", "1", "echo $$ > "+dir+"/holder; exec sleep 60", ":::", "1")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Kill()
+	waitFor(t, "the holder's job", func() bool { b, _ := os.ReadFile(dir + "/holder"); return len(b) > 0 })
+	b, _ := os.ReadFile(dir + "/holder")
+	hpid := strings.TrimSpace(string(b))
+	// The second run waits on the other members for the one slot; its job
+	// notes whether the holder's job still runs when it starts.
+	second := poolrun(nil, "--sem", "etcd://"+etcdtest.ProcEndpoints(ms[1:])+name, "-j", "1",
+		"if kill -0 "+hpid+" 2>/dev/null; then echo overlap > "+dir+"/overlap; fi; : > "+dir+"/second", ":::", "1")
+	var errb strings.Builder
+	second.Stderr = &errb
+	defer func() {
+		if t.Failed() {
+			t.Logf("the second run's stderr: %q", errb.String())
+		}
+	}()
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ms[0].Kill()
+	herr := holder.Wait()
+	if ee, ok := herr.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+		t.Errorf("the cut-off holder: %v, want a non-zero exit", herr)
+	}
+	if err := second.Wait(); err != nil {
+		t.Errorf("the second run: %v", err)
+	}
+	if _, err := os.Stat(dir + "/second"); err != nil {
+		t.Error("the second run's job did not run")
+	}
+	if _, err := os.Stat(dir + "/overlap"); err == nil {
+		t.Error("the second run's job started while the cut-off holder's job still ran")
+	}
+}

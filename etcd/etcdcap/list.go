@@ -1,0 +1,103 @@
+package etcdcap
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// User is a process holding or waiting for slots of a cap.
+type User struct {
+	Host string
+	PID  int
+	// Held and Waiting are how many slots it holds and waits for.
+	Held, Waiting int
+}
+
+// Info is a cap in use, as List sees it.
+type Info struct {
+	Name  string
+	Size  int
+	Held  int // slots held, all users together
+	Users []User
+}
+
+// ParseListURL parses etcd://HOST:PORT[,…]/[NAME]: the caps to list, all
+// of them if NAME is empty.
+func ParseListURL(s string) (Target, error) {
+	if strings.HasSuffix(s, "/") && strings.HasPrefix(s, Scheme+"://") && strings.Count(s, "/") == 3 {
+		t, err := ParseURL(s + "x")
+		t.Name = ""
+		return t, err
+	}
+	return ParseURL(s)
+}
+
+// List lists the caps of t in use (t.Name's only, if set): their size,
+// and who holds and waits, by host and pid.
+func List(ctx context.Context, t Target) ([]Info, error) {
+	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	defer cancel()
+	cli, err := dial(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	pfx := "/poolrun/cap/"
+	if t.Name != "" {
+		pfx = t.prefix()
+	}
+	r, err := cli.Get(ctx, pfx, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	if err != nil {
+		return nil, fmt.Errorf("etcdcap: listing %s: %w", t, err)
+	}
+	byName := map[string]*Info{}
+	users := map[string]map[string]*User{} // cap → lease → user
+	for _, kv := range r.Kvs {
+		rest := strings.TrimPrefix(string(kv.Key), "/poolrun/cap/")
+		name, rest, _ := strings.Cut(rest, "/")
+		kind, id, _ := strings.Cut(rest, "/")
+		if kind != "s" {
+			continue
+		}
+		in := byName[name]
+		if in == nil {
+			in = &Info{Name: name, Size: sizeOf(kv.Value, 0)}
+			byName[name], users[name] = in, map[string]*User{}
+		}
+		lease, _, _ := strings.Cut(id, ".")
+		u := users[name][lease]
+		if u == nil {
+			f := strings.Fields(string(kv.Value))
+			u = &User{}
+			if len(f) == 3 {
+				u.Host = f[1]
+				u.PID, _ = strconv.Atoi(f[2])
+			}
+			users[name][lease] = u
+		}
+		if in.Held < in.Size {
+			in.Held++
+			u.Held++
+		} else {
+			u.Waiting++
+		}
+	}
+	var out []Info
+	for name, in := range byName {
+		for _, u := range users[name] {
+			in.Users = append(in.Users, *u)
+		}
+		sort.Slice(in.Users, func(i, j int) bool {
+			a, b := in.Users[i], in.Users[j]
+			return a.Host < b.Host || a.Host == b.Host && a.PID < b.PID
+		})
+		out = append(out, *in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

@@ -1,0 +1,62 @@
+package etcdcap
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseURL(t *testing.T) {
+	good := map[string]Target{
+		"etcd://127.0.0.1:2379/a":               {Endpoints: []string{"127.0.0.1:2379"}, Name: "a", TTL: DefaultTTL},
+		"etcd://h1:1,h2:2/farm.gpu_q-1?ttl=30s": {Endpoints: []string{"h1:1", "h2:2"}, Name: "farm.gpu_q-1", TTL: 30 * time.Second},
+		"etcd://[::1]:2379/x?ttl=2s":            {Endpoints: []string{"[::1]:2379"}, Name: "x", TTL: 2 * time.Second},
+	}
+	for s, want := range good {
+		got, err := ParseURL(s)
+		if err != nil || strings.Join(got.Endpoints, ",") != strings.Join(want.Endpoints, ",") || got.Name != want.Name || got.TTL != want.TTL {
+			t.Errorf("ParseURL(%q) = %+v, %v; want %+v", s, got, err, want)
+		}
+		if again, err := ParseURL(got.String()); err != nil || again.String() != got.String() {
+			t.Errorf("%q: String %q does not parse back: %v", s, got.String(), err)
+		}
+	}
+	for _, s := range []string{
+		"", "etcd://", "etcd://h:1", "etcd://h:1/", "etcd://h/a", "etcd://h:0/a", "etcd://:1/a",
+		"etcd://h:1/.a", "etcd://h:1/a/b", "etcd://h:1/a?ttl=1s", "etcd://h:1/a?ttl=2.5s",
+		"etcd://h:1/a?x=1", "etcd://u:p@h:1/a", "http://h:1/a", "etcd://h:1,/a",
+		"etcd://h:1/" + strings.Repeat("a", 129),
+	} {
+		if _, err := ParseURL(s); err == nil {
+			t.Errorf("ParseURL(%q): no error", s)
+		} else if !strings.HasPrefix(err.Error(), "etcdcap: ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseURL(%q): %q is not one etcdcap: line", s, err)
+		}
+	}
+	if tg, err := ParseListURL("etcd://h:1/"); err != nil || tg.Name != "" {
+		t.Errorf("ParseListURL of all caps: %+v %v", tg, err)
+	}
+}
+
+// FuzzParseURL: any string parses or is refused with one line; what
+// parses has a valid name and prints back to itself.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"etcd://127.0.0.1:2379/a", "etcd://h1:1,h2:2/b?ttl=30s", "etcd://h:1/", "etcd://[::1]:1/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := ParseURL(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("a multi-line error: %q", err)
+			}
+			return
+		}
+		if checkName(tg.Name) != nil || len(tg.Endpoints) == 0 || tg.TTL < 2*time.Second {
+			t.Errorf("%q parsed to %+v", s, tg)
+		}
+		if again, err := ParseURL(tg.String()); err != nil || again.String() != tg.String() {
+			t.Errorf("%q: %q does not parse back: %v", s, tg.String(), err)
+		}
+	})
+}
