@@ -46,6 +46,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// peer is the path of a peer program (GNU parallel) to compare with live,
+// or "" when it is not installed or the tests run with -race: a race
+// build of poolrun starts slowly, and the race run is there for
+// poolrun's races, not for the peers (the plain run compares them).
+func peer(name string) string {
+	if raceEnabled {
+		return ""
+	}
+	p, _ := exec.LookPath(name)
+	return p
+}
+
+// sampled reports whether case i of a table of recorded cases runs: every
+// case, or with -race every fifth (the plain run runs them all), which
+// keeps the race run within CI's time.
+func sampled(i int) bool { return !raceEnabled || i%5 == 0 }
+
 // result is how a poolrun run ended.
 type result struct {
 	stdout, stderr string

@@ -72,8 +72,11 @@ func TestParallelInputModel(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "f2"), []byte("f2a\nf2b\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "cs"), []byte("x,y\nz,w\n"), 0o644)
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
-	gnu, _ := exec.LookPath("parallel")
-	for _, c := range parallelCases {
+	gnu := peer("parallel")
+	for i, c := range parallelCases {
+		if !sampled(i) {
+			continue
+		}
 		cmd := exec.Command("sh", "-c", `exec "$0" `+c.args, bin)
 		cmd.Dir = dir
 		out, err := cmd.Output()
@@ -132,7 +135,7 @@ var parallelStatuses = []struct {
 func TestParallelExitStatuses(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
-	gnu, _ := exec.LookPath("parallel")
+	gnu := peer("parallel")
 	status := func(prog, args string) int {
 		err := exec.Command("sh", "-c", `exec "$0" `+args+` >/dev/null 2>&1`, prog).Run()
 		if ee, ok := err.(*exec.ExitError); ok {

@@ -81,8 +81,11 @@ func TestPipeModeAsParallel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gnu, _ := exec.LookPath("parallel")
-	for _, c := range pipeCases {
+	gnu := peer("parallel")
+	for i, c := range pipeCases {
+		if !sampled(i) {
+			continue
+		}
 		for _, how := range []string{"< FILE", "cat FILE |"} {
 			var sh string
 			if how == "< FILE" {
