@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -80,6 +81,12 @@ func TestIgnoredSIGINTStopsBatch(t *testing.T) {
 func TestSIGHUPDrains(t *testing.T) {
 	leakcheck.Check(t)
 	t.Parallel()
+	if signal.Ignored(syscall.SIGHUP) {
+		// This test's process was started with SIGHUP ignored (nohup):
+		// poolrun would inherit that and rightly keep it ignored.
+		// Handling it here makes it the default again in children.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	}
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
 	job := `echo x > "$0.started"; while [ ! -e ` + gate + ` ]; do sleep 0.01; done; echo done $0`
