@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/poolrun/poolrun/internal/leakcheck"
+	"github.com/poolrun/poolrun/internal/spans"
 )
 
 // The GNU make jobserver both ways (docs/jobserver.md), with the real
@@ -48,11 +48,7 @@ func newJSRec(t *testing.T) *jsRec {
 // counts is how many recorded runs ended and the most that ran at once.
 func (r *jsRec) counts(t *testing.T) (ended, most int) {
 	t.Helper()
-	type ev struct {
-		at int64
-		d  int
-	}
-	var evs []ev
+	var evs []spans.Event
 	es, err := os.ReadDir(r.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -67,24 +63,13 @@ func (r *jsRec) counts(t *testing.T) (ended, most int) {
 			continue // being written by a run killed on purpose
 		}
 		if strings.HasSuffix(e.Name(), ".end") {
-			evs = append(evs, ev{at, -1})
+			evs = append(evs, spans.Event{At: at, Delta: -1})
 			ended++
 		} else {
-			evs = append(evs, ev{at, +1})
+			evs = append(evs, spans.Event{At: at, Delta: +1})
 		}
 	}
-	sort.Slice(evs, func(i, j int) bool {
-		if evs[i].at != evs[j].at {
-			return evs[i].at < evs[j].at
-		}
-		return evs[i].d < evs[j].d
-	})
-	n := 0
-	for _, e := range evs {
-		n += e.d
-		most = max(most, n)
-	}
-	return ended, most
+	return ended, spans.PeakOf(evs)
 }
 
 // makefile writes a Makefile of targets t1..tN whose recipes are recipe

@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/poolrun/poolrun/internal/spans"
 )
 
 // recScript is a recipe that records when it ran: DIR/NAME.start and
@@ -50,11 +51,7 @@ func (r *recorder) cmd(name string, want int, hold string) string {
 // result is how many recipes ended and the most that ran at once.
 func (r *recorder) result(t *testing.T) (ended, most int) {
 	t.Helper()
-	type ev struct {
-		at int64
-		d  int
-	}
-	var evs []ev
+	var evs []spans.Event
 	es, err := os.ReadDir(r.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -70,24 +67,13 @@ func (r *recorder) result(t *testing.T) (ended, most int) {
 		}
 		switch {
 		case strings.HasSuffix(e.Name(), ".start"):
-			evs = append(evs, ev{at, +1})
+			evs = append(evs, spans.Event{At: at, Delta: +1})
 		case strings.HasSuffix(e.Name(), ".end"):
-			evs = append(evs, ev{at, -1})
+			evs = append(evs, spans.Event{At: at, Delta: -1})
 			ended++
 		}
 	}
-	sort.Slice(evs, func(i, j int) bool {
-		if evs[i].at != evs[j].at {
-			return evs[i].at < evs[j].at
-		}
-		return evs[i].d < evs[j].d // an end before a start at the same instant
-	})
-	n := 0
-	for _, e := range evs {
-		n += e.d
-		most = max(most, n)
-	}
-	return ended, most
+	return ended, spans.PeakOf(evs)
 }
 
 // makefile writes a Makefile of n independent targets t1..tn, each

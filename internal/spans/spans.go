@@ -41,11 +41,7 @@ func Peak(t testing.TB, path string) (peak, jobs int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type ev struct {
-		at    int64
-		delta int
-	}
-	var evs []ev
+	var evs []Event
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		f := strings.Fields(line)
 		if len(f) != 2 {
@@ -61,18 +57,31 @@ func Peak(t testing.TB, path string) (peak, jobs int) {
 		} else {
 			jobs++
 		}
-		evs = append(evs, ev{at, d})
+		evs = append(evs, Event{At: at, Delta: d})
 	}
+	return PeakOf(evs), jobs
+}
+
+// Event is a job's start (Delta +1) or end (Delta -1) at a time At, in
+// any unit that orders them.
+type Event struct {
+	At    int64
+	Delta int
+}
+
+// PeakOf is the most jobs running at once over evs, which it sorts: an
+// end and a start at the same instant count as one after the other.
+func PeakOf(evs []Event) int {
 	sort.Slice(evs, func(i, j int) bool {
-		if evs[i].at != evs[j].at {
-			return evs[i].at < evs[j].at
+		if evs[i].At != evs[j].At {
+			return evs[i].At < evs[j].At
 		}
-		return evs[i].delta < evs[j].delta // an end before a start at the same instant
+		return evs[i].Delta < evs[j].Delta // an end before a start at the same instant
 	})
-	n := 0
+	peak, n := 0, 0
 	for _, e := range evs {
-		n += e.delta
+		n += e.Delta
 		peak = max(peak, n)
 	}
-	return peak, jobs
+	return peak
 }
