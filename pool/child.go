@@ -58,6 +58,8 @@ type childKey struct{}
 func workerMain(ctx context.Context) error {
 	conf, ok := os.LookupEnv(workerEnv)
 	os.Unsetenv(workerEnv) // a task's own children are not workers
+	served, outer, serr := parseServedConf(os.Getenv(servedEnv))
+	os.Unsetenv(servedEnv)
 	if !ok || !strings.HasPrefix(conf, "v1 ") {
 		return fmt.Errorf("pool: worker started without its configuration (%s=%q): pool workers are started by pool.New only", workerEnv, conf)
 	}
@@ -85,7 +87,10 @@ func workerMain(ctx context.Context) error {
 	}
 	defer set.Close()
 	c := &child{locks: set, out: out, more: make(chan struct{}, 1)}
-	if c.caps, err = workerCaps(set); err != nil {
+	if serr != nil {
+		return fail(serr)
+	}
+	if c.caps, err = workerCaps(set, served, outer); err != nil {
 		return fail(err)
 	}
 	defer func() {
@@ -481,8 +486,18 @@ func Mutex(ctx context.Context, name string) (*semlock.SemLock, error) {
 // cap is its own, as with poolrun --sem). The first worker to claim the
 // job's own slot runs on it (see slots), so a pool inside a job of a
 // one-slot cap still runs.
-func workerCaps(set *rebuild.Set) ([]slots.Cap, error) {
+//
+// The caps the parent serves (an etcd SharedLimit, make's jobserver: n of
+// them) come after the SysV ones; if outer is false (a named limit, or
+// make's jobserver, which is nearer than a poolrun job's cap) the
+// inherited cap is not taken.
+func workerCaps(set *rebuild.Set, n int, outer bool) ([]slots.Cap, error) {
 	var caps []slots.Cap
+	closeAll := func() {
+		for _, c := range caps {
+			c.Close()
+		}
+	}
 	named := false
 	if s, ok := set.Lookup(limitLock); ok {
 		named = s.Handle().Key != 0
@@ -492,15 +507,19 @@ func workerCaps(set *rebuild.Set) ([]slots.Cap, error) {
 		}
 		caps = append(caps, c)
 	}
-	if _, ok := set.Lookup(slots.CapName); !ok || named {
+	served, err := attachServed(n)
+	caps = append(caps, served...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	if _, ok := set.Lookup(slots.CapName); !ok || named || !outer {
 		return caps, nil
 	}
-	outer, err := slots.FromEnv()
+	inherited, err := slots.FromEnv()
 	if err != nil {
-		for _, c := range caps {
-			c.Close()
-		}
+		closeAll()
 		return nil, fmt.Errorf("pool: the cap of the poolrun job: %w", err)
 	}
-	return append(caps, outer), nil
+	return append(caps, inherited), nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/internal/etcdhelper"
 	"github.com/poolrun/poolrun/rebuild"
 	"github.com/poolrun/poolrun/semlock"
 )
@@ -29,6 +30,7 @@ type config struct {
 	cancelGrace  time.Duration
 	waitDelay    time.Duration
 	startTimeout time.Duration
+	jobserver    bool
 	errs         []error
 }
 
@@ -65,8 +67,28 @@ func Limit(n int) Option {
 // name and `poolrun --sem name` share it. The set is created with n slots
 // if it does not exist (an existing set keeps its own size) and is not
 // removed at Close.
+//
+// A name etcd://HOST:PORT[,HOST:PORT…]/NAME is a cap on etcd instead,
+// shared by every process on every machine that names it (poolrun --sem
+// and sem --id with the same URL too; see docs/etcd.md). The pool reaches
+// it through the helper poolrun-etcd, which must be beside the program or
+// in PATH (or named by $POOLRUN_ETCD_HELPER), so that a program using
+// pool does not link the etcd client. New fails if etcd cannot be reached
+// within a few seconds. Each running task holds a slot; a worker that
+// dies gives its slot back at once, and a pool that is SIGKILLed gives
+// its slots back when the helper sees it gone. If the pool loses its
+// lease (etcd unreachable past the TTL), its workers stop their tasks at
+// once, which fail, and later tasks fail to get a slot until etcd is
+// back: no task runs outside a held slot.
 func SharedLimit(name string, n int) Option {
 	return func(c *config) {
+		if etcdhelper.IsURL(name) {
+			if n < 1 {
+				c.bad("SharedLimit(%q, %d): want at least 1 slot", name, n)
+			}
+			c.limit, c.limitName = n, name
+			return
+		}
 		if err := semlock.ValidateName(name); err != nil {
 			c.bad("SharedLimit(%q): %w", name, err)
 		}
@@ -75,6 +97,20 @@ func SharedLimit(name string, n int) Option {
 		}
 		c.limit, c.limitName = n, name
 	}
+}
+
+// Jobserver(false) makes a pool that runs under GNU make's jobserver
+// ignore it. By default a pool started by a make (or cargo) that hands it
+// a jobserver — a `+` recipe, a recipe that runs $(MAKE), or any recipe
+// of a make ≥ 4.4 in fifo style — takes its slots from make as make's
+// other clients do: one task runs on the service's implicit token, every
+// further task at once needs a token read from make, given back when the
+// task ends, so make's -jN binds the pool's tasks too. The pool's own
+// Limit or SharedLimit still applies as well. A jobserver that MAKEFLAGS
+// names but that cannot be used is a warning, and the pool runs without
+// it, as make does. See docs/jobserver.md.
+func Jobserver(on bool) Option {
+	return func(c *config) { c.jobserver = on }
 }
 
 // Logger sets the logger for worker starts, deaths and replacements.
@@ -198,6 +234,7 @@ func newConfig(opts []Option) (config, error) {
 		cancelGrace:  time.Second,
 		waitDelay:    2 * time.Second,
 		startTimeout: 30 * time.Second,
+		jobserver:    true,
 	}
 	for _, o := range opts {
 		if o != nil {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/internal/etcdhelper"
 	"github.com/poolrun/poolrun/semlock"
+	"github.com/poolrun/poolrun/slots"
 	"github.com/poolrun/poolrun/spawn"
 )
 
@@ -38,6 +40,11 @@ type Pool struct {
 	locks  map[string]*semlock.SemLock // passed to every worker
 	owned  []*semlock.SemLock          // private sets this pool removes
 	shared *semlock.SemLock            // a named limit: closed, not removed
+
+	// Caps the pool holds and serves its workers (served.go): an etcd
+	// SharedLimit, make's jobserver (then jobserver is true).
+	served    []slots.Cap
+	jobserver bool
 
 	completed, failed, restarts, recycled atomic.Int64
 
@@ -92,6 +99,12 @@ func New(opts ...Option) (*Pool, error) {
 		cancel()
 		return nil, err
 	}
+	if err := p.openServed(); err != nil {
+		p.closeServed()
+		p.removeLocks()
+		cancel()
+		return nil, err
+	}
 	p.slots = cfg.workers
 	errs := make(chan error, cfg.workers)
 	for range cfg.workers {
@@ -117,7 +130,9 @@ func New(opts ...Option) (*Pool, error) {
 }
 
 func (p *Pool) makeLocks() error {
-	if p.cfg.limitName != "" {
+	if etcdhelper.IsURL(p.cfg.limitName) {
+		// Served by the pool (openServed), not a set.
+	} else if p.cfg.limitName != "" {
 		s, err := semlock.Open(p.cfg.limitName, semlock.Semaphore, p.cfg.limit, p.cfg.limit)
 		if err != nil {
 			return fmt.Errorf("pool: shared limit: %w", err)
@@ -223,7 +238,7 @@ func (p *Pool) finish() error {
 	<-p.gone
 	p.doneOnce.Do(func() {
 		p.cancel()
-		p.closeErr = p.removeLocks()
+		p.closeErr = errors.Join(p.removeLocks(), p.closeServed())
 		p.log.Debug("pool closed", "completed", p.completed.Load(), "failed", p.failed.Load())
 		close(p.finished)
 	})

@@ -37,9 +37,14 @@ func TestMain(m *testing.M) {
 	// Under -race a process sleeps 1 s at exit (TSan's atexit_sleep_ms):
 	// workers inherit this, so that Close does not wait for that.
 	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	if os.Getenv("POOL_TEST_HELPER") == "parent" {
+	switch os.Getenv("POOL_TEST_HELPER") {
+	case "parent":
 		parentMain()
 		return
+	case "jobservice":
+		jobServiceMain()
+	case "jobkill":
+		jobKillMain()
 	}
 	os.Exit(m.Run())
 }

@@ -78,10 +78,18 @@ func (p *Pool) startWorker() error {
 		inW.Close()
 		return fmt.Errorf("pool: start worker: %w: %w", ErrWorkerStart, err)
 	}
+	capFiles, serveCaps, err := p.servedFiles()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		return fmt.Errorf("pool: start worker: %w: %w", ErrWorkerStart, err)
+	}
 	cmd := spawn.Worker(p.ctx, workerRole)
 	cmd.Name = "pool-worker-" + strconv.Itoa(id)
-	cmd.ExtraFiles = []*os.File{inR, outW}
-	cmd.Env = append(os.Environ(), workerEnv+"=v1 "+p.cfg.init)
+	cmd.ExtraFiles = append([]*os.File{inR, outW}, capFiles...)
+	cmd.Env = append(os.Environ(), workerEnv+"=v1 "+p.cfg.init, servedEnv+"="+p.servedConf())
 	cmd.Locks = p.locks
 	cmd.WaitDelay = p.cfg.waitDelay
 	cmd.Stdout = os.Stderr // a task's prints must not mix with the service's stdout
@@ -93,6 +101,10 @@ func (p *Pool) startWorker() error {
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
+	for _, f := range capFiles {
+		f.Close()
+	}
+	serveCaps() // after a failed Start too: its ends are closed, so Serve returns
 	if err != nil {
 		inW.Close()
 		outR.Close()

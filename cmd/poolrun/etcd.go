@@ -6,55 +6,29 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/poolrun/poolrun/internal/etcdhelper"
 	"github.com/poolrun/poolrun/internal/remotecap"
 	"github.com/poolrun/poolrun/slots"
 )
 
 // Caps on etcd (--sem etcd://HOST:PORT/NAME) are served by the helper
-// poolrun-etcd, of the module github.com/poolrun/poolrun/etcd: this binary
-// does not link the etcd client (and grpc), whose start-up alone would
-// cost every run that never uses etcd more than the 5% allowed.
+// poolrun-etcd, of the module github.com/poolrun/poolrun/etcd
+// (internal/etcdhelper): this binary does not link the etcd client (and
+// grpc), whose start-up alone would cost every run that never uses etcd
+// more than the 5% allowed.
 const (
-	etcdScheme = "etcd://"
-	// etcdHelper is the helper's name, looked for beside this executable,
-	// then in PATH; POOLRUN_ETCD_HELPER names it instead.
-	etcdHelper    = "poolrun-etcd"
-	envEtcdHelper = "POOLRUN_ETCD_HELPER"
 	// envEtcdCap is set in the jobs of an etcd cap (etcdcap.EnvCap): a
 	// poolrun started in one shares the cap.
 	envEtcdCap = "POOLRUN_ETCD_CAP"
-	// etcdReady bounds the wait for the helper to reach etcd; the helper
-	// gives up by itself sooner (etcdcap.OpenTimeout).
-	etcdReady = 20 * time.Second
 )
 
 // isEtcd reports whether a --sem or --id value names an etcd cap.
-func isEtcd(s string) bool { return strings.HasPrefix(s, etcdScheme) }
-
-// findEtcdHelper is the path of poolrun-etcd, or an error that says how to
-// get it.
-func findEtcdHelper() (string, error) {
-	if p := os.Getenv(envEtcdHelper); p != "" {
-		return p, nil
-	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), etcdHelper)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath(etcdHelper); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("etcd caps need the %s helper, found neither beside poolrun nor in PATH: install it with `go install github.com/poolrun/poolrun/etcd/cmd/poolrun-etcd@latest` (or set %s)", etcdHelper, envEtcdHelper)
-}
+func isEtcd(s string) bool { return etcdhelper.IsURL(s) }
 
 // openEtcdCap opens the cap of --sem etcd://… (url), or, with url empty,
 // the etcd cap of the job this poolrun runs in, through the helper. ok is
@@ -73,20 +47,11 @@ func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	default:
 		return nil, false, nil
 	}
-	path, err := findEtcdHelper()
-	if err != nil {
-		return nil, true, fmt.Errorf("%s: %w", what, err)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Stderr = os.Stderr
-	// Its own process group: the terminal's ^C is for poolrun, which
-	// stops its jobs and then lets the helper go.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	name := url
 	if name == "" {
 		name = os.Getenv(envEtcdCap)
 	}
-	rc, err := remotecap.Start(cmd, name, etcdReady)
+	rc, err := etcdhelper.Start(args, name)
 	if err != nil {
 		// The helper's message names the URL too: once is enough.
 		m := strings.TrimPrefix(err.Error(), "etcdcap: ")
@@ -151,7 +116,7 @@ func (l *capLoss) lost() bool { return l.err.Load() != nil }
 
 // etcdLs is `poolrun sem ls etcd://HOST:PORT/[NAME]`, run by the helper.
 func etcdLs(url string) int {
-	path, err := findEtcdHelper()
+	path, err := etcdhelper.Find()
 	if err != nil {
 		return fail(fmt.Errorf("sem ls %s: %w", url, err))
 	}

@@ -12,13 +12,18 @@ import (
 	"time"
 
 	"github.com/poolrun/poolrun/etcd/internal/etcdtest"
+	"github.com/poolrun/poolrun/pool"
 )
 
 // bin is where poolrun and poolrun-etcd are, side by side, as installed.
 var bin string
 
 func TestMain(m *testing.M) {
+	pool.Dispatch() // a pool worker of the pool tests runs here
 	etcdtest.ServeIfMember()
+	if os.Getenv("E2E_HELPER") == "pool" {
+		poolServiceMain()
+	}
 	dir, err := os.MkdirTemp("", "poolrun-etcd-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

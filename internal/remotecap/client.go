@@ -18,10 +18,12 @@ import (
 // lost, or has gone.
 var ErrLost = errors.New("remotecap: the cap is lost")
 
-// Cap is the cap a helper process serves.
+// Cap is the cap a helper process serves (Start), or a process that
+// started this one (Attach).
 type Cap struct {
-	name string // for messages: the cap's URL
-	cmd  *exec.Cmd
+	name string    // for messages: the cap's URL
+	cmd  *exec.Cmd // nil if attached
+	gone string    // why Lost is closed if the other end goes
 	in   io.WriteCloser
 	size int
 
@@ -54,7 +56,38 @@ func Start(cmd *exec.Cmd, name string, wait time.Duration) (*Cap, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("remotecap: starting %s: %w", cmd.Path, err)
 	}
-	c := &Cap{name: name, cmd: cmd, in: in, enc: json.NewEncoder(in), waits: map[uint64]chan msg{}, lost: make(chan struct{}), exited: make(chan struct{})}
+	c, err := attach(out, in, name, cmd.Path, "the helper process has ended", wait)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	c.cmd = cmd
+	go func() {
+		cmd.Wait()
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+// Attach is the cap served at the other end of r and w by a process that
+// is already running (Serve in a parent, for the workers it started):
+// it waits, at most wait, for the server to say it is ready. Close
+// closes w, which ends the server's Serve; the server keeps running.
+func Attach(r io.Reader, w io.WriteCloser, name string, wait time.Duration) (*Cap, error) {
+	c, err := attach(r, w, name, "the cap's server", "the process that served it has ended", wait)
+	if err != nil {
+		return nil, err
+	}
+	close(c.exited)
+	return c, nil
+}
+
+// attach reads the server's first line and then hands the answers to
+// their callers. who names the server in messages; gone is why the cap
+// is lost if the server's output ends.
+func attach(out io.Reader, in io.WriteCloser, name, who, gone string, wait time.Duration) (*Cap, error) {
+	c := &Cap{name: name, gone: gone, in: in, enc: json.NewEncoder(in), waits: map[uint64]chan msg{}, lost: make(chan struct{}), exited: make(chan struct{})}
 	r := bufio.NewReader(out)
 	first := make(chan msg, 1)
 	go func() {
@@ -64,7 +97,7 @@ func Start(cmd *exec.Cmd, name string, wait time.Duration) (*Cap, error) {
 			err = json.Unmarshal(line, &m)
 		}
 		if err != nil {
-			m.Err = fmt.Sprintf("%s ended before it was ready", cmd.Path)
+			m.Err = fmt.Sprintf("%s ended before it was ready", who)
 		}
 		first <- m
 		if m.Ready > 0 {
@@ -75,22 +108,16 @@ func Start(cmd *exec.Cmd, name string, wait time.Duration) (*Cap, error) {
 	select {
 	case m = <-first:
 	case <-time.After(wait):
-		m.Err = fmt.Sprintf("%s not ready after %v", cmd.Path, wait)
+		m.Err = fmt.Sprintf("%s not ready after %v", who, wait)
 	}
 	if m.Ready < 1 {
 		in.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
 		if m.Err == "" {
 			m.Err = "the helper said neither ready nor why"
 		}
 		return nil, errors.New(m.Err)
 	}
 	c.size = m.Ready
-	go func() {
-		cmd.Wait()
-		close(c.exited)
-	}()
 	return c, nil
 }
 
@@ -103,7 +130,7 @@ func (c *Cap) read(r *bufio.Reader) {
 			closed := c.closed
 			c.mu.Unlock()
 			if !closed { // after Close, the end is expected
-				c.lose("the helper process has ended")
+				c.lose(c.gone)
 			}
 			return
 		}
@@ -164,7 +191,7 @@ func (c *Cap) call(m msg) (uint64, chan msg, error) {
 	c.waits[m.ID] = ch
 	c.mu.Unlock()
 	if err := c.send(m); err != nil {
-		c.lose("the helper process has ended")
+		c.lose(c.gone)
 		return 0, nil, c.Err()
 	}
 	return m.ID, ch, nil
@@ -299,6 +326,9 @@ func (c *Cap) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.in.Close()
+	if c.cmd == nil { // Attach: the server is not ours to wait for
+		return nil
+	}
 	select {
 	case <-c.exited:
 	case <-time.After(closeWait):

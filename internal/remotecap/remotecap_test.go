@@ -177,3 +177,81 @@ func FuzzServe(f *testing.F) {
 		}
 	})
 }
+
+// TestAttach: a cap served in this process over two pipes, as a pool
+// serves its parent's caps to its workers: slots come and go, and when
+// the client closes its end, Serve gives back what it still held.
+func TestAttach(t *testing.T) {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ansR, ansW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &chanCap{ch: make(chan struct{}, 2)}
+	served := make(chan error, 1)
+	go func() { served <- Serve(reqR, ansW, c); ansW.Close() }()
+	rc, err := Attach(ansR, reqW, "test", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Size() != 2 {
+		t.Errorf("Size %d, want 2", rc.Size())
+	}
+	s1, err := rc.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := rc.TryAcquire(); ok || err != nil {
+		t.Fatalf("TryAcquire on a full cap: %v %v, want none", ok, err)
+	}
+	if err := s1.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ch) != 1 {
+		t.Fatalf("after a release the server holds %d, want 1", len(c.ch))
+	}
+	if err := rc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ch) != 0 {
+		t.Errorf("after the client went, the server still holds %d slots", len(c.ch))
+	}
+	select {
+	case <-rc.Lost():
+		t.Error("a closed client says its cap is lost")
+	default:
+	}
+}
+
+// TestAttachServerGone: when the serving end goes, the attached cap is
+// lost, and says why.
+func TestAttachServerGone(t *testing.T) {
+	reqR, reqW, _ := os.Pipe()
+	ansR, ansW, _ := os.Pipe()
+	go func() {
+		Ready(ansW, 1)
+		reqR.Close()
+		ansW.Close()
+	}()
+	rc, err := Attach(ansR, reqW, "test", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-rc.Lost()
+	if !errors.Is(rc.Err(), ErrLost) || !strings.Contains(rc.Err().Error(), "served it has ended") {
+		t.Errorf("Err %v", rc.Err())
+	}
+	if _, err := rc.Acquire(context.Background()); !errors.Is(err, ErrLost) {
+		t.Errorf("Acquire on a lost cap: %v", err)
+	}
+	rc.Close()
+}
