@@ -332,9 +332,11 @@ func (c *child) run(base context.Context, f frame, buf []byte) []byte {
 	if err := ctx.Err(); err != nil {
 		return appendErr(buf, f.id, ctxKind(err), "", "")
 	}
-	// A slot of each cap (the pool's limit, then the cap inherited from a
-	// poolrun job), taken with undo in this process: if it dies while
-	// running the task, the kernel gives the slots back.
+	// A slot of each cap (the pool's limit, the caps the pool serves, then
+	// the cap inherited from a poolrun job), taken in this process right
+	// before the task: if it dies while running the task, the kernel
+	// gives the SysV slots back (undo) and the pool the served ones (its
+	// pipes close).
 	for _, cp := range c.caps {
 		slot, err := cp.Acquire(ctx)
 		if err != nil {

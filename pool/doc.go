@@ -45,6 +45,14 @@
 // the service: its workers die with it and spawn's tracker removes the
 // sets.
 //
+// Two caps are held by the pool itself and served to its workers over a
+// pair of pipes each, because a worker cannot hold them alone: an etcd
+// cap across machines (SharedLimit("etcd://HOST:PORT/NAME", n), through
+// the helper poolrun-etcd, so this package does not link the etcd
+// client), and GNU make's jobserver when make starts the service (its
+// implicit token is the service's, once; Jobserver(false) ignores it). A
+// worker that dies closes its pipes and the pool gives back what it held.
+//
 // Parent and worker talk over two pipes in length-prefixed frames; a
 // worker is given several tasks ahead when tasks are short (Prefetch), so
 // one syscall carries many of them, and a worker left idle takes back

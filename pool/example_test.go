@@ -127,3 +127,19 @@ func ExamplePool_Stats() {
 	fmt.Println(s.Completed, s.Failed, s.Running, s.Queued, s.Workers)
 	// Output: 25 0 0 0 0
 }
+
+// A service that make starts (a + recipe) takes its tasks' slots from
+// make's jobserver by default; Jobserver(false) keeps the pool on its own
+// workers and Limit, whatever make says.
+func ExampleJobserver() {
+	p, err := pool.New(pool.Workers(2), pool.Limit(2), pool.Jobserver(false))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+
+	n, err := double.Call(context.Background(), p, 4)
+	fmt.Println(n, err)
+	// Output: 8 <nil>
+}
