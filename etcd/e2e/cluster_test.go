@@ -90,6 +90,21 @@ func TestClusterLeaderCrash(t *testing.T) {
 // etcd gives its slot to a run on another member: when that run's job
 // starts, the holder's job is gone.
 func TestPartitionedHolderFenced(t *testing.T) {
+	partitionedHolder(t, (*etcdtest.Proc).Kill)
+}
+
+// TestFrozenMemberHolderFenced: the same, with the holder's member
+// SIGSTOPped rather than killed: its connection stays open and nothing
+// answers, as when a network drops the holder's traffic (no reset, no
+// error, only silence). The holder must fence itself on its own clock.
+func TestFrozenMemberHolderFenced(t *testing.T) {
+	partitionedHolder(t, func(p *etcdtest.Proc) { p.Freeze(); t.Cleanup(p.Thaw) })
+}
+
+// partitionedHolder runs a holder on member 0 alone and a second run on
+// the other members, cuts member 0 off with cut, and checks that the
+// holder's job is gone when the second run's job starts.
+func partitionedHolder(t *testing.T, cut func(*etcdtest.Proc)) {
 	ms := etcdtest.ProcCluster(t, 3)
 	dir := t.TempDir()
 	name := "/partition?ttl=6s"
@@ -115,7 +130,7 @@ func TestPartitionedHolderFenced(t *testing.T) {
 	if err := second.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ms[0].Kill()
+	cut(ms[0])
 	herr := holder.Wait()
 	if ee, ok := herr.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
 		t.Errorf("the cut-off holder: %v, want a non-zero exit", herr)

@@ -76,6 +76,14 @@ func (p *Proc) Kill() {
 	}
 }
 
+// Freeze SIGSTOPs the member: its connections stay open and nothing
+// answers, as when its traffic is dropped. Thaw (or Kill) ends it; the
+// test's cleanup kills the member either way.
+func (p *Proc) Freeze() { p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw SIGCONTs a frozen member.
+func (p *Proc) Thaw() { p.cmd.Process.Signal(syscall.SIGCONT) }
+
 // ProcCluster starts a cluster of n members, each a process of its own
 // (the test binary re-executed: its TestMain calls ServeIfMember), killed
 // at the end of the test.
