@@ -38,7 +38,10 @@ func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	what := "--sem " + url
 	switch {
 	case url != "":
-		args = []string{"cap", url, strconv.Itoa(o.jobs)}
+		// The grace: the helper declares the lease lost early enough for
+		// TERM, the grace and KILL to end the jobs before etcd can give
+		// their slots to others.
+		args = []string{"cap", url, strconv.Itoa(o.jobs), o.grace.String()}
 	case o.sem == "" && os.Getenv(envEtcdCap) != "" && os.Getenv(slots.HeldEnv) == "etcd":
 		// The nearest cap wins: a SysV job inside an etcd job marks
 		// POOLRUN_CAP_HELD with its own set.

@@ -90,7 +90,7 @@ func TestClusterLeaderCrash(t *testing.T) {
 // etcd gives its slot to a run on another member: when that run's job
 // starts, the holder's job is gone.
 func TestPartitionedHolderFenced(t *testing.T) {
-	partitionedHolder(t, (*etcdtest.Proc).Kill)
+	partitionedHolder(t, (*etcdtest.Proc).Kill, "6s", "exec sleep 60")
 }
 
 // TestFrozenMemberHolderFenced: the same, with the holder's member
@@ -98,17 +98,30 @@ func TestPartitionedHolderFenced(t *testing.T) {
 // answers, as when a network drops the holder's traffic (no reset, no
 // error, only silence). The holder must fence itself on its own clock.
 func TestFrozenMemberHolderFenced(t *testing.T) {
-	partitionedHolder(t, func(p *etcdtest.Proc) { p.Freeze(); t.Cleanup(p.Thaw) })
+	partitionedHolder(t, freeze(t), "6s", "exec sleep 60")
 }
 
-// partitionedHolder runs a holder on member 0 alone and a second run on
-// the other members, cuts member 0 off with cut, and checks that the
+// TestFrozenMemberStubbornJobFenced: the same with the shortest TTL, 2s,
+// and a job that ignores SIGTERM: poolrun's grace (1s) must pass before
+// the KILL, and the helper fences that much earlier (etcdcap's Guard), so
+// the job is still gone before etcd gives its slot away.
+func TestFrozenMemberStubbornJobFenced(t *testing.T) {
+	partitionedHolder(t, freeze(t), "2s", ": {}; trap '' TERM; while :; do sleep 0.05; done")
+}
+
+func freeze(t *testing.T) func(*etcdtest.Proc) {
+	return func(p *etcdtest.Proc) { p.Freeze(); t.Cleanup(p.Thaw) }
+}
+
+// partitionedHolder runs a holder (job: its shell code after it has
+// written its pid) on member 0 alone, with leases of ttl, and a second run
+// on the other members, cuts member 0 off with cut, and checks that the
 // holder's job is gone when the second run's job starts.
-func partitionedHolder(t *testing.T, cut func(*etcdtest.Proc)) {
+func partitionedHolder(t *testing.T, cut func(*etcdtest.Proc), ttl, job string) {
 	ms := etcdtest.ProcCluster(t, 3)
 	dir := t.TempDir()
-	name := "/partition?ttl=6s"
-	holder := poolrun(nil, "--sem", "etcd://"+ms[0].Client+name, "-j", "1", "echo $$ > "+dir+"/holder; exec sleep 60", ":::", "1")
+	name := "/partition?ttl=" + ttl
+	holder := poolrun(nil, "--sem", "etcd://"+ms[0].Client+name, "-j", "1", "echo $$ > "+dir+"/holder; "+job, ":::", "1")
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -132,6 +132,7 @@ func TestBadInput(t *testing.T) {
 		{"bad name", poolrun(nil, "--sem", "etcd://127.0.0.1:2379/a+b", job, ":::", "1"), "not allowed"},
 		{"bad port", poolrun(nil, "--sem", "etcd://127.0.0.1:x/a", job, ":::", "1"), "bad port"},
 		{"bad ttl", poolrun(nil, "--sem", "etcd://127.0.0.1:2379/a?ttl=1s", job, ":::", "1"), "ttl=1s"},
+		{"grace too long", poolrun(nil, "--grace", "3s", "--sem", "etcd://127.0.0.1:1/a?ttl=2s", job, ":::", "1"), "shorter grace"},
 		{"unreachable", poolrun(nil, "--sem", "etcd://127.0.0.1:1/a", job, ":::", "1"), "did not answer"},
 		{"no helper", exec.Command(lonely+"/poolrun", "--sem", "etcd://127.0.0.1:1/a", job, ":::", "1"), "go install github.com/poolrun/poolrun/etcd/cmd/poolrun-etcd"},
 	} {

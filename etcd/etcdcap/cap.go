@@ -69,6 +69,14 @@ func Open(ctx context.Context, t Target, n int) (*Cap, error) {
 	if err := checkName(t.Name); err != nil {
 		return nil, fmt.Errorf("etcdcap: %w", err)
 	}
+	if t.Stop < 0 {
+		return nil, fmt.Errorf("etcdcap: %s: a stop time of %v: want 0 or more", t, t.Stop)
+	}
+	if g := t.Guard(); g > maxGuard(t.TTL) {
+		need := (t.Stop + stopMargin) * 5 / 3
+		need = (need + time.Second - 1).Truncate(time.Second)
+		return nil, fmt.Errorf("etcdcap: %s: stopping the jobs takes up to %v (the grace), too long for a lease TTL of %v: a lost lease must leave that much time before etcd can give the slots to others: use ?ttl=%v or more, or a shorter grace", t, t.Stop, t.TTL, need)
+	}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	cli, err := dial(ctx, t)

@@ -11,7 +11,8 @@ import (
 )
 
 // keepAlive renews the lease every fifth of its TTL, and declares it lost
-// (lose) when a quarter of the TTL is all that may be left of it: etcd
+// (lose) when Guard (a quarter of the TTL, or the holder's stop time if
+// longer) is all that may be left of it: etcd
 // counts the TTL from when it handled a renewal, which is after this
 // process sent it, so the time of sending plus the TTL granted is the
 // earliest the lease can expire. Declared lost that early, the slots'
@@ -20,7 +21,7 @@ import (
 // which is later than etcd's clock by the round trip: not a fence.
 func (c *Cap) keepAlive(ctx context.Context, granted time.Time, ttl time.Duration) {
 	defer close(c.kaDone)
-	guard := c.t.TTL / 4
+	guard := c.t.Guard()
 	var mu sync.Mutex
 	fence := time.AfterFunc(time.Until(granted.Add(ttl-guard)), func() {
 		mu.Lock()

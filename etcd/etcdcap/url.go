@@ -25,7 +25,28 @@ type Target struct {
 	// TTL is the lease TTL of this process's slots (whole seconds, at
 	// least 2).
 	TTL time.Duration
+	// Stop is how long this process needs, once the lease is lost, to stop
+	// what runs on its slots (poolrun's TERM-to-KILL grace). Not part of
+	// the URL: each user says its own. See Guard.
+	Stop time.Duration
 }
+
+// stopMargin is added to Target.Stop for the signals to land and the
+// stopped processes to be reaped.
+const stopMargin = 100 * time.Millisecond
+
+// Guard is how long before etcd may expire the lease the cap is declared
+// lost: a quarter of the TTL, or Stop and a margin if that is longer, so
+// that what runs on the slots is stopped before etcd can give them to
+// others.
+func (t Target) Guard() time.Duration {
+	return max(t.TTL/4, t.Stop+stopMargin)
+}
+
+// maxGuard is the longest Guard a TTL allows: the lease is renewed every
+// fifth of the TTL, and a renewal must have two chances to land before
+// the fence.
+func maxGuard(ttl time.Duration) time.Duration { return ttl * 3 / 5 }
 
 // ParseURL parses etcd://HOST:PORT[,HOST:PORT…]/NAME[?ttl=DURATION]. A
 // NAME is 1 to 128 letters, digits, '.', '_' or '-', not starting with

@@ -60,3 +60,30 @@ func FuzzParseURL(f *testing.F) {
 		}
 	})
 }
+
+// TestGuard: the fence comes a quarter of the TTL early, or the holder's
+// stop time (and a margin) early if that is longer; a stop time the TTL
+// cannot leave room for is refused before etcd is dialled.
+func TestGuard(t *testing.T) {
+	for _, c := range []struct {
+		ttl, stop, want time.Duration
+	}{
+		{10 * time.Second, 0, 2500 * time.Millisecond},
+		{10 * time.Second, time.Second, 2500 * time.Millisecond},
+		{2 * time.Second, time.Second, 1100 * time.Millisecond},
+		{10 * time.Second, 5 * time.Second, 5100 * time.Millisecond},
+	} {
+		if g := (Target{TTL: c.ttl, Stop: c.stop}).Guard(); g != c.want {
+			t.Errorf("TTL %v, stop %v: Guard %v, want %v", c.ttl, c.stop, g, c.want)
+		}
+	}
+	tg, err := ParseURL("etcd://127.0.0.1:1/a?ttl=2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.Stop = 3 * time.Second
+	_, err = Open(t.Context(), tg, 1)
+	if err == nil || !strings.Contains(err.Error(), "use ?ttl=6s or more") {
+		t.Errorf("Open with a stop time of 3s on a TTL of 2s: %v", err)
+	}
+}

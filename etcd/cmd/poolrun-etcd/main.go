@@ -8,7 +8,10 @@
 //
 // Usage (poolrun runs it; people run only ls):
 //
-//	poolrun-etcd cap URL N   serve the cap URL, made with N slots if new
+//	poolrun-etcd cap URL N [STOP]
+//	                         serve the cap URL, made with N slots if new;
+//	                         STOP is how long the client needs to stop its
+//	                         jobs when the lease is lost (its grace)
 //	poolrun-etcd cap-env     serve the cap this process's job runs on
 //	poolrun-etcd ls URL      list the caps at URL (etcd://HOST:PORT/[NAME])
 package main
@@ -20,6 +23,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/poolrun/poolrun/etcd/etcdcap"
 	"github.com/poolrun/poolrun/internal/remotecap"
@@ -42,7 +46,7 @@ func run(args []string) int {
 		fmt.Println(version)
 		return 0
 	case "cap":
-		if len(args) != 3 {
+		if len(args) != 3 && len(args) != 4 {
 			return usage()
 		}
 		n, err := strconv.Atoi(args[2])
@@ -54,6 +58,12 @@ func run(args []string) int {
 		if err != nil {
 			remotecap.Failed(os.Stdout, err)
 			return 255
+		}
+		if len(args) == 4 {
+			if t.Stop, err = time.ParseDuration(args[3]); err != nil || t.Stop < 0 {
+				remotecap.Failed(os.Stdout, fmt.Errorf("stop time %q: want a duration such as 1s", args[3]))
+				return 255
+			}
 		}
 		c, err := etcdcap.Open(context.Background(), t, n)
 		return serve(c, err)
@@ -108,6 +118,6 @@ func list(u string) int {
 }
 
 func usage() int {
-	fmt.Fprintln(os.Stderr, "poolrun: usage: poolrun-etcd cap URL N | cap-env | ls etcd://HOST:PORT/[NAME] | --version (poolrun runs it for --sem etcd://...)")
+	fmt.Fprintln(os.Stderr, "poolrun: usage: poolrun-etcd cap URL N [STOP] | cap-env | ls etcd://HOST:PORT/[NAME] | --version (poolrun runs it for --sem etcd://...)")
 	return 255
 }
