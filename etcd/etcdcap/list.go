@@ -2,6 +2,7 @@ package etcdcap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -42,18 +43,25 @@ func ParseListURL(s string) (Target, error) {
 func List(ctx context.Context, t Target) ([]Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	cli, err := dial(ctx, t)
+	cli, ctx, done, err := dial(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
+	defer done()
 	pfx := "/poolrun/cap/"
 	if t.Name != "" {
 		pfx = t.prefix()
 	}
 	r, err := cli.Get(ctx, pfx, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
 	if err != nil {
-		return nil, fmt.Errorf("etcdcap: listing %s: %w", t, err)
+		var te *tlsError
+		if errors.As(context.Cause(ctx), &te) {
+			err = te
+		} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, fmt.Errorf("etcdcap: %s: etcd at %s did not answer within %v (listing: %w): check that etcd runs there", t, strings.Join(t.Endpoints, ","), OpenTimeout, err)
+		}
+		return nil, explain(t, "list the caps", err)
 	}
 	byName := map[string]*Info{}
 	users := map[string]map[string]*User{} // cap → lease → user
