@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,7 +136,7 @@ func TestClientCertAuth(t *testing.T) {
 // none is refused, saying so, never showing the password.
 func TestAuth(t *testing.T) {
 	const pass = "pw-7Zq!x"
-	m := etcdtest.StartSecure(t, etcdtest.Secure{RootPassword: pass})
+	m := etcdtest.StartSecure(t, etcdtest.Secure{RootPassword: pass, Users: map[string]string{"guest": "guest-pw"}})
 	cli := m.NewClient(t)
 	runSecure(t, []string{"ETCDCTL_USER=root:" + pass}, m.Client, "auth").ok(t, "ETCDCTL_USER=root:PASS", cli)
 	runSecure(t, []string{"ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + pass}, m.Client, "auth").ok(t, "ETCDCTL_USER and ETCDCTL_PASSWORD", cli)
@@ -147,6 +148,53 @@ func TestAuth(t *testing.T) {
 	runSecure(t, []string{"ETCDCTL_USER=nobody:" + pass}, m.Client, "auth").refused(t, "no such user", refusedCreds, pass)
 	runSecure(t, []string{"ETCDCTL_USER=root"}, m.Client, "auth").refused(t, "user without a password", []string{"no password", "ETCDCTL_PASSWORD"})
 	runSecure(t, nil, m.Client, "auth").refused(t, "no credentials", []string{"auth enabled", "wants a user", "ETCDCTL_USER"})
+	// A user who gets in, and may not touch the cap's keys.
+	runSecure(t, []string{"ETCDCTL_USER=guest:guest-pw"}, m.Client, "auth").refused(t, "user without permission", []string{`user "guest"`, "may not use", "permission denied", "/poolrun/"}, "guest-pw")
+	// Credentials in the URL: refused, not shown.
+	r := runSecure(t, nil, "root:"+pass+"@"+m.Client, "auth")
+	r.refused(t, "credentials in the URL", []string{"ETCDCTL_USER", "ETCDCTL_PASSWORD"}, pass, "root:")
+	start := time.Now()
+	out, errs, code := result(t, poolrun(nil, "sem", "ls", "etcd://root:"+pass+"@"+m.Client+"/"))
+	if code != 255 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "ETCDCTL_USER") || strings.Contains(errs, pass) || time.Since(start) > errBound {
+		t.Errorf("sem ls with credentials in the URL: status %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestAuthTokenExpires: a run that outlives its auth token (etcd's
+// --auth-token-ttl, 1s here, shorter than the lease's renewal period of
+// 2s) goes on: the client gets a new token. Two one-slot jobs of 3s each:
+// the second takes the slot, and the lease is renewed, with expired
+// tokens.
+func TestAuthTokenExpires(t *testing.T) {
+	const pass = "tok-pw"
+	m := etcdtest.StartSecure(t, etcdtest.Secure{RootPassword: pass, TokenTTL: time.Second})
+	cli := m.NewClient(t)
+	dir := t.TempDir()
+	out, errs, code := result(t, poolrun([]string{"ETCDCTL_USER=root:" + pass}, "--sem", "etcd://"+m.Client+"/token?ttl=10s", "-j", "1", "sleep 3; touch "+dir+"/ran.{}", ":::", "a", "b"))
+	ran, _ := os.ReadDir(dir)
+	if code != 0 || len(ran) != 2 || errs != "" || out != "" {
+		t.Errorf("status %d, %d jobs ran, stdout %q, stderr %q: want 0, 2, nothing", code, len(ran), out, errs)
+	}
+	if k := secureKeys(t, cli); len(k) > 0 {
+		t.Errorf("left in etcd: %v", k)
+	}
+}
+
+// TestSecureNested: a poolrun in a job of a one-slot cap on an etcd with
+// TLS and auth runs on the job's slot, with the environment the job
+// inherits.
+func TestSecureNested(t *testing.T) {
+	const pass = "nest-pw"
+	m := etcdtest.StartSecure(t, etcdtest.Secure{TLS: true, RootPassword: pass})
+	env := []string{"ETCDCTL_CACERT=" + m.TLS.CA, "ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + pass}
+	inner := filepath.Join(bin, "poolrun") + " -k echo in ::: a b"
+	out, errs, code := result(t, poolrun(env, "--sem", "etcd://"+m.Client+"/nested", "-j", "1", "-k", inner+" {}", ":::", "x", "y"))
+	if code != 0 || out != "in a\nin b\nin x\nin a\nin b\nin y\n" || errs != "" {
+		t.Errorf("nested: status %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if k := secureKeys(t, m.NewClient(t)); len(k) > 0 {
+		t.Errorf("left in etcd: %v", k)
+	}
 }
 
 // TestSecureSemLs: `poolrun sem ls` on an etcd with TLS and auth, with

@@ -255,7 +255,7 @@ func explain(t Target, what string, err error) error {
 		return fmt.Errorf("etcdcap: %s: %s has auth enabled and wants a user: set %s=USER:PASSWORD, or %s and %s (%w)", t, at, envUser, envUser, envPassword, err)
 	case errors.Is(err, rpctypes.ErrPermissionDenied):
 		u, _, _ := strings.Cut(os.Getenv(envUser), ":")
-		return fmt.Errorf("etcdcap: %s: %s: user %q (%s) may not %s: give it a role with readwrite on the prefix /poolrun/ (%w)", t, at, u, envUser, what, err)
+		return fmt.Errorf("etcdcap: %s: %s: user %q (%s) may not use the caps' keys (%s: %w): give it a role with readwrite on the prefix /poolrun/", t, at, u, envUser, what, err)
 	}
 	return fmt.Errorf("etcdcap: %s: %s: %w", t, what, err)
 }

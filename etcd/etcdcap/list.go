@@ -30,12 +30,7 @@ type Info struct {
 // ParseListURL parses etcd://HOST:PORT[,…]/[NAME]: the caps to list, all
 // of them if NAME is empty.
 func ParseListURL(s string) (Target, error) {
-	if strings.HasSuffix(s, "/") && strings.HasPrefix(s, Scheme+"://") && strings.Count(s, "/") == 3 {
-		t, err := ParseURL(s + "x")
-		t.Name = ""
-		return t, err
-	}
-	return ParseURL(s)
+	return parseURL(s, true)
 }
 
 // List lists the caps of t in use (t.Name's only, if set): their size,

@@ -30,9 +30,15 @@ type Secure struct {
 	// ClientCertAuth also requires clients to show a certificate signed
 	// by that CA (Member.TLS.Cert, .Key). It implies TLS.
 	ClientCertAuth bool
-	// RootPassword, if set, enables auth: the user root, with this
-	// password and the root role, is the only user.
+	// RootPassword, if set, enables auth: the user root has this
+	// password and the root role.
 	RootPassword string
+	// Users are more users (name to password), with no role: they get
+	// in, and may touch no key.
+	Users map[string]string
+	// TokenTTL, if set, is how long an auth token lives unused (etcd's
+	// --auth-token-ttl; 5 minutes by default).
+	TokenTTL time.Duration
 }
 
 // TLSFiles are the PEM files of a throwaway CA, in a temporary directory
@@ -149,6 +155,9 @@ func StartSecure(t testing.TB, s Secure) *Member {
 		}
 		// bcrypt's least cost: the test's password needs no strength.
 		cfg.BcryptCost = 4
+		if s.TokenTTL > 0 {
+			cfg.AuthTokenTTL = uint((s.TokenTTL + time.Second - 1) / time.Second)
+		}
 	})[0]
 	m.TLS, m.secure = files, s
 	if s.RootPassword != "" {
@@ -161,6 +170,11 @@ func StartSecure(t testing.TB, s Secure) *Member {
 		}
 		if _, err := cli.UserGrantRole(ctx, "root", "root"); err != nil {
 			t.Fatalf("etcd: granting root the root role: %v", err)
+		}
+		for u, pw := range s.Users {
+			if _, err := cli.UserAdd(ctx, u, pw); err != nil {
+				t.Fatalf("etcd: adding user %s: %v", u, err)
+			}
 		}
 		if _, err := cli.AuthEnable(ctx); err != nil {
 			t.Fatalf("etcd: enabling auth: %v", err)
