@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolrun/poolrun/etcd/internal/etcdtest"
+	"github.com/poolrun/poolrun/pool"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -238,5 +239,58 @@ func TestSecureSemLs(t *testing.T) {
 				t.Errorf("sem ls, %s: stderr %q: want it to say %q", c.name, errs, w)
 			}
 		}
+	}
+}
+
+// TestPoolSecure: pool.SharedLimit on an etcd with TLS and auth, with
+// ETCDCTL_* in the pool's environment: a task runs on a slot; with a
+// wrong password New fails at once, saying the credentials were refused,
+// not showing the password.
+func TestPoolSecure(t *testing.T) {
+	const pass = "pool-pw"
+	m := etcdtest.StartSecure(t, etcdtest.Secure{TLS: true, RootPassword: pass})
+	helperEnv(t)
+	t.Setenv("ETCDCTL_CACERT", m.TLS.CA)
+	t.Setenv("ETCDCTL_USER", "root:"+pass)
+	url := "etcd://" + m.Client + "/pooled"
+	p, err := pool.New(pool.Workers(1), pool.SharedLimit(url, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "pid")
+	f := pidTask.Submit(ctx, p, path)
+	waitFor(t, "the task on its slot", func() bool { _, err := os.Stat(path); return err == nil })
+	if k := secureKeys(t, m.NewClient(t)); len(k) == 0 {
+		t.Error("no keys in etcd while the task holds its slot")
+	}
+	cancel()
+	f.Get()
+	p.Close()
+
+	const wrong = "wrong-pool-pw"
+	t.Setenv("ETCDCTL_USER", "root:"+wrong)
+	start := time.Now()
+	_, err = pool.New(pool.Workers(1), pool.SharedLimit(url, 1))
+	took := time.Since(start)
+	if err == nil || !strings.HasPrefix(err.Error(), "pool: shared limit: ") || !strings.Contains(err.Error(), "refused the credentials") || strings.Contains(err.Error(), wrong) || took > errBound {
+		t.Errorf("New with a wrong password: %v after %v: want the credentials refused, soon", err, took)
+	}
+}
+
+// TestUnreachableWithCredentials: credentials make the client
+// authenticate first; an etcd that does not answer is still said as
+// such, within the start's bound, no job run.
+func TestUnreachableWithCredentials(t *testing.T) {
+	for _, env := range [][]string{{"ETCDCTL_USER=root:pw"}, {"ETCDCTL_USER=root:pw", "ETCDCTL_INSECURE_SKIP_TLS_VERIFY=true"}} {
+		r := runSecure(t, env, "127.0.0.1:1", "gone")
+		if r.code != 255 || r.ran != 0 || strings.Count(r.errs, "\n") != 1 || !strings.Contains(r.errs, "did not answer within 5s") || strings.Contains(r.errs, "pw") || r.took > time.Minute {
+			t.Errorf("%v: status %d after %v, %d jobs ran, stderr %q: want 255, one line saying etcd did not answer", env, r.code, r.took, r.ran, r.errs)
+		}
+	}
+	_, errs, code := result(t, poolrun([]string{"ETCDCTL_USER=root:pw"}, "sem", "ls", "etcd://127.0.0.1:1/"))
+	if code != 255 || !strings.HasPrefix(errs, "poolrun: sem ls etcd://127.0.0.1:1/: ") || !strings.Contains(errs, "did not answer") {
+		t.Errorf("sem ls: status %d, stderr %q", code, errs)
 	}
 }

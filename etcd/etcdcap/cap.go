@@ -92,7 +92,7 @@ func Open(ctx context.Context, t Target, n int) (*Cap, error) {
 			return nil, explain(t, what, te)
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return nil, fmt.Errorf("etcdcap: %s: etcd at %s did not answer within %v (%s: %w): check that etcd runs there, and ETCDCTL_CACERT/_CERT/_KEY if it wants TLS", t, strings.Join(t.Endpoints, ","), OpenTimeout, what, err)
+			return nil, unanswered(t, what, err)
 		}
 		return nil, explain(t, what, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,7 +143,16 @@ func dial(ctx context.Context, t Target) (cli *clientv3.Client, sctx context.Con
 		if errors.As(context.Cause(sctx), &te) {
 			err = te
 		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, nil, nil, unanswered(t, "authenticating as "+strconv.Quote(cfg.Username), err)
+		}
 		return nil, nil, nil, explain(t, "connecting", err)
 	}
 	return cli, sctx, done, nil
+}
+
+// unanswered is the error of a start that etcd did not answer within
+// OpenTimeout, what was the call that waited.
+func unanswered(t Target, what string, err error) error {
+	return fmt.Errorf("etcdcap: %s: etcd at %s did not answer within %v (%s: %w): check that etcd runs there, and %s/_CERT/_KEY if it wants TLS", t, strings.Join(t.Endpoints, ","), OpenTimeout, what, err, envCACert)
 }

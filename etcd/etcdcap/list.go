@@ -3,7 +3,6 @@ package etcdcap
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,7 +53,7 @@ func List(ctx context.Context, t Target) ([]Info, error) {
 		if errors.As(context.Cause(ctx), &te) {
 			err = te
 		} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return nil, fmt.Errorf("etcdcap: %s: etcd at %s did not answer within %v (listing: %w): check that etcd runs there", t, strings.Join(t.Endpoints, ","), OpenTimeout, err)
+			return nil, unanswered(t, "listing", err)
 		}
 		return nil, explain(t, "list the caps", err)
 	}
