@@ -35,7 +35,7 @@ func isEtcd(s string) bool { return etcdhelper.IsURL(s) }
 // false if neither applies.
 func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	var args []string
-	what := "--sem " + url
+	what := "--sem " + redactURL(url)
 	switch {
 	case url != "":
 		// The grace: the helper declares the lease lost early enough for
@@ -58,7 +58,7 @@ func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	if err != nil {
 		// The helper's message names the URL too: once is enough.
 		m := strings.TrimPrefix(err.Error(), "etcdcap: ")
-		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(url)+": "), url+": ")
+		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(redactURL(url))+": "), url+": ")
 		return nil, true, fmt.Errorf("%s: %s", what, m)
 	}
 	if n := rc.Size(); url != "" && o.jobsSet && n != o.jobs {
@@ -132,6 +132,17 @@ func etcdLs(url string) int {
 		return fail(fmt.Errorf("sem ls %s: %w", url, err))
 	}
 	return 0
+}
+
+// redactURL is an etcd URL for a message, with what may be credentials
+// in it (etcd://USER:PASSWORD@…, refused by the helper) hidden, as
+// etcdcap.Redact does.
+func redactURL(s string) string {
+	rest, ok := strings.CutPrefix(s, etcdhelper.Scheme)
+	if i := strings.LastIndex(rest, "@"); ok && i >= 0 {
+		return etcdhelper.Scheme + "…" + rest[i:]
+	}
+	return s
 }
 
 // etcdURL is sem if it names an etcd cap, else "".

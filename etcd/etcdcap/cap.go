@@ -79,17 +79,22 @@ func Open(ctx context.Context, t Target, n int) (*Cap, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	cli, err := dial(ctx, t)
+	cli, ctx, done, err := dial(ctx, t)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	c := &Cap{t: t, cli: cli, lost: make(chan struct{}), kaDone: make(chan struct{})}
 	fail := func(what string, err error) (*Cap, error) {
 		cli.Close()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return nil, fmt.Errorf("etcdcap: %s: etcd at %s did not answer within %v (%s: %w): check that etcd runs there, and ETCDCTL_CACERT/_CERT/_KEY if it wants TLS", t, strings.Join(t.Endpoints, ","), OpenTimeout, what, err)
+		var te *tlsError
+		if errors.As(context.Cause(ctx), &te) {
+			return nil, explain(t, what, te)
 		}
-		return nil, fmt.Errorf("etcdcap: %s: %s: %w", t, what, err)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, unanswered(t, what, err)
+		}
+		return nil, explain(t, what, err)
 	}
 	// Retried through a leader's death (a lease granted by a try whose
 	// answer was lost has no key and expires by itself).

@@ -2,7 +2,7 @@ package etcdcap
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,12 +29,7 @@ type Info struct {
 // ParseListURL parses etcd://HOST:PORT[,…]/[NAME]: the caps to list, all
 // of them if NAME is empty.
 func ParseListURL(s string) (Target, error) {
-	if strings.HasSuffix(s, "/") && strings.HasPrefix(s, Scheme+"://") && strings.Count(s, "/") == 3 {
-		t, err := ParseURL(s + "x")
-		t.Name = ""
-		return t, err
-	}
-	return ParseURL(s)
+	return parseURL(s, true)
 }
 
 // List lists the caps of t in use (t.Name's only, if set): their size,
@@ -42,18 +37,25 @@ func ParseListURL(s string) (Target, error) {
 func List(ctx context.Context, t Target) ([]Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	cli, err := dial(ctx, t)
+	cli, ctx, done, err := dial(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
+	defer done()
 	pfx := "/poolrun/cap/"
 	if t.Name != "" {
 		pfx = t.prefix()
 	}
 	r, err := cli.Get(ctx, pfx, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
 	if err != nil {
-		return nil, fmt.Errorf("etcdcap: listing %s: %w", t, err)
+		var te *tlsError
+		if errors.As(context.Cause(ctx), &te) {
+			err = te
+		} else if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, unanswered(t, "listing", err)
+		}
+		return nil, explain(t, "list the caps", err)
 	}
 	byName := map[string]*Info{}
 	users := map[string]map[string]*User{} // cap → lease → user

@@ -51,18 +51,23 @@ func maxGuard(ttl time.Duration) time.Duration { return ttl * 3 / 5 }
 // ParseURL parses etcd://HOST:PORT[,HOST:PORT…]/NAME[?ttl=DURATION]. A
 // NAME is 1 to 128 letters, digits, '.', '_' or '-', not starting with
 // '.'; the TTL is whole seconds, 2 s to 1 h.
-func ParseURL(s string) (Target, error) {
+func ParseURL(s string) (Target, error) { return parseURL(s, false) }
+
+// parseURL is ParseURL; anyName allows an empty name too.
+func parseURL(s string, anyName bool) (Target, error) {
 	var t Target
 	rest, ok := strings.CutPrefix(s, Scheme+"://")
 	if !ok {
-		return t, fmt.Errorf("etcdcap: %q: want etcd://HOST:PORT[,HOST:PORT...]/NAME", s)
+		return t, fmt.Errorf("etcdcap: %q: want etcd://HOST:PORT[,HOST:PORT...]/NAME", Redact(s))
+	}
+	// Before anything that shows a part of the URL: a password may hold
+	// a '/' or a ','. A name cannot hold a '@'.
+	if strings.Contains(rest, "@") {
+		return t, fmt.Errorf("etcdcap: %q: credentials go in %s and %s, not in the URL (they would show in ps and in messages)", Redact(s), envUser, envPassword)
 	}
 	hosts, pathq, ok := strings.Cut(rest, "/")
 	if !ok {
 		return t, fmt.Errorf("etcdcap: %q has no cap name: want etcd://HOST:PORT[,HOST:PORT...]/NAME", s)
-	}
-	if strings.Contains(hosts, "@") {
-		return t, fmt.Errorf("etcdcap: %q: credentials go in ETCDCTL_USER and ETCDCTL_PASSWORD, not in the URL", s)
 	}
 	for _, h := range strings.Split(hosts, ",") {
 		host, port, err := net.SplitHostPort(h)
@@ -75,7 +80,7 @@ func ParseURL(s string) (Target, error) {
 		t.Endpoints = append(t.Endpoints, h)
 	}
 	name, query, _ := strings.Cut(pathq, "?")
-	if err := checkName(name); err != nil {
+	if err := checkName(name); err != nil && !(anyName && name == "") {
 		return t, fmt.Errorf("etcdcap: %q: %w", s, err)
 	}
 	t.Name, t.TTL = name, DefaultTTL
@@ -94,6 +99,16 @@ func ParseURL(s string) (Target, error) {
 		t.TTL = d
 	}
 	return t, nil
+}
+
+// Redact is the URL s, for a message, with what may be credentials in
+// it (etcd://USER:PASSWORD@…) hidden.
+func Redact(s string) string {
+	rest, ok := strings.CutPrefix(s, Scheme+"://")
+	if i := strings.LastIndex(rest, "@"); ok && i >= 0 {
+		return Scheme + "://…" + rest[i:]
+	}
+	return s
 }
 
 // String is t's URL.

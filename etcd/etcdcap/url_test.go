@@ -36,6 +36,33 @@ func TestParseURL(t *testing.T) {
 	if tg, err := ParseListURL("etcd://h:1/"); err != nil || tg.Name != "" {
 		t.Errorf("ParseListURL of all caps: %+v %v", tg, err)
 	}
+	if _, err := ParseListURL("etcd://h:1/a+b"); err == nil || !strings.Contains(err.Error(), `"etcd://h:1/a+b"`) {
+		t.Errorf("ParseListURL of a bad name: %v: want the URL as given", err)
+	}
+}
+
+// TestCredentialsNotShown: a URL with credentials is refused, and the
+// message does not show them, wherever the password has a '/' or a ','.
+func TestCredentialsNotShown(t *testing.T) {
+	for _, s := range []string{
+		"etcd://root:hunter2@h:1/a", "etcd://root:hun/ter2@h:1/a", "etcd://root:hun,ter2@h:1,h:2/a",
+		"etcd://root:hunter2@h:1/", "etcd://root:hun@ter2@h:1/a?ttl=1s",
+	} {
+		for _, parse := range []func(string) (Target, error){ParseURL, ParseListURL} {
+			_, err := parse(s)
+			if err == nil || !strings.Contains(err.Error(), "ETCDCTL_USER") {
+				t.Errorf("%q: %v: want it refused, naming ETCDCTL_USER", s, err)
+			} else if strings.Contains(err.Error(), "hun") || strings.Contains(err.Error(), "ter2") {
+				t.Errorf("%q: %q shows the password", s, err)
+			}
+		}
+		if r := Redact(s); strings.Contains(r, "hun") || strings.Contains(r, "ter2") || strings.Contains(r, "root") {
+			t.Errorf("Redact(%q) = %q", s, r)
+		}
+	}
+	if s := "etcd://h:1/a"; Redact(s) != s {
+		t.Errorf("Redact(%q) = %q", s, Redact(s))
+	}
 }
 
 // FuzzParseURL: any string parses or is refused with one line; what

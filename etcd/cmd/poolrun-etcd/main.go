@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,15 +97,18 @@ func serve(c *etcdcap.Cap, err error) int {
 }
 
 func list(u string) int {
+	fail := func(err error) int {
+		// As poolrun says its own errors: "poolrun: sem ls URL: …".
+		fmt.Fprintf(os.Stderr, "poolrun: sem ls %s\n", strings.TrimPrefix(err.Error(), "etcdcap: "))
+		return 255
+	}
 	t, err := etcdcap.ParseListURL(u)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "poolrun: %v\n", err)
-		return 255
+		return fail(err)
 	}
 	caps, err := etcdcap.List(context.Background(), t)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "poolrun: %v\n", err)
-		return 255
+		return fail(err)
 	}
 	fmt.Printf("%-24s %5s %5s  %s\n", "NAME", "SIZE", "HELD", "USERS (host:pid held/waiting)")
 	for _, c := range caps {

@@ -15,10 +15,16 @@ import (
 
 // Member is one running etcd member.
 type Member struct {
-	Name    string
-	Client  string // HOST:PORT of its client endpoint
-	e       *embed.Etcd
-	stopped bool
+	Name   string
+	Client string // HOST:PORT of its client endpoint
+	// TLS is the files of a member that serves its clients over TLS
+	// (StartSecure), else nil.
+	TLS *TLSFiles
+
+	e              *embed.Etcd
+	stopped        bool
+	secure         Secure
+	user, password string // what NewClient logs in with
 }
 
 // Stop stops the member (as a crash would, for the clients: the
@@ -52,6 +58,13 @@ func Start(t testing.TB) *Member {
 // Cluster starts a cluster of n members, stopped at the end of the test.
 func Cluster(t testing.TB, n int) []*Member {
 	t.Helper()
+	return cluster(t, n, nil)
+}
+
+// cluster is Cluster, with set, if not nil, changing each member's
+// configuration before it starts (its client URL is http://HOST:PORT).
+func cluster(t testing.TB, n int, set func(*embed.Config)) []*Member {
+	t.Helper()
 	var cfgs []*embed.Config
 	var initial []string
 	for i := 0; i < n; i++ {
@@ -67,6 +80,9 @@ func Cluster(t testing.TB, n int) []*Member {
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*p}, []url.URL{*p}
 		// Short elections so that a leader's death is over quickly.
 		cfg.TickMs, cfg.ElectionMs = 50, 500
+		if set != nil {
+			set(cfg)
+		}
 		initial = append(initial, cfg.Name+"="+p.String())
 		cfgs = append(cfgs, cfg)
 	}
