@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/poolrun/poolrun/jobserver"
 	"github.com/poolrun/poolrun/semlock"
 )
 
@@ -70,12 +71,16 @@ func gnuSemMain(args []string) int {
 	if err != nil {
 		return semFail(err)
 	}
+	var js *jobserver.Client
+	if !o.fg && !o.noJS {
+		js = semJobserver() // before the wait: a bad MAKEFLAGS is said at once
+	}
 	c, status := semEnter(name, limit, o.st)
 	if c == nil {
 		return status
 	}
 	if !o.fg {
-		return semBackground(c, o, args)
+		return semBackground(c, o, args, js)
 	}
 	status = job.run()
 	semLeave(c)
@@ -227,4 +232,30 @@ func sweepIdleTallies() []semlock.Info {
 		fmt.Fprintf(os.Stderr, "poolrun: sem gc: %v\n", err)
 	}
 	return removed
+}
+
+// semJobserver is the make (or cargo) jobserver a background sem takes
+// its command's token from (docs/jobserver.md, "GNU sem under make"), or
+// nil: none named (a getenv of each variable is all it costs then), or
+// one named that cannot be used, which is one warning line, and sem runs
+// as without one, as poolrun does.
+func semJobserver() *jobserver.Client {
+	named := false
+	for _, k := range []string{"CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"} {
+		if strings.Contains(os.Getenv(k), "--jobserver-") {
+			named = true
+		}
+	}
+	if !named {
+		return nil
+	}
+	c, err := jobserver.ClientFromEnv(nil)
+	switch {
+	case errors.Is(err, jobserver.ErrNoJobserver):
+		return nil
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "poolrun: warning: %s; sem runs without it\n", strings.TrimPrefix(err.Error(), "jobserver: "))
+		return nil
+	}
+	return c
 }
