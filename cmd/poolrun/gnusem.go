@@ -53,6 +53,9 @@ func gnuSemMain(args []string) int {
 	if !o.idSet {
 		id = defaultSemID()
 	}
+	if isEtcd(id) {
+		return semEtcdMain(o, args, id)
+	}
 	name := semSetName(id)
 	if o.wait {
 		// GNU sem --wait ignores a command given with it.
@@ -85,6 +88,35 @@ func gnuSemMain(args []string) int {
 	status = job.run()
 	semLeave(c)
 	return status
+}
+
+// semEtcdMain is sem --id etcd://…: its slot is one of an etcd cap's
+// (gnusem_etcd.go).
+func semEtcdMain(o *semOptions, args []string, url string) int {
+	if o.wait {
+		return semEtcdWait(url)
+	}
+	limit := 1
+	if o.jobs != "" {
+		var err error
+		if limit, err = parseSemJobs(o.jobs, runtime.NumCPU()); err != nil {
+			return semFail(err)
+		}
+	}
+	if len(o.command) == 0 {
+		return 0
+	}
+	if o.fg {
+		return semEtcdFg(o, url, limit)
+	}
+	if _, err := newSemJob(o); err != nil {
+		return semFail(err)
+	}
+	var js *jobserver.Client
+	if !o.noJS {
+		js = semJobserver()
+	}
+	return semBackground(nil, o, args, js)
 }
 
 // semEnter opens the tally name and holds it: it waits until fewer than

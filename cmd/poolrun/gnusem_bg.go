@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,8 +76,11 @@ func semBackground(c *semlock.Tally, o *semOptions, args []string, js *jobserver
 		return semFail(fmt.Errorf("sem: %w", err))
 	}
 	defer r.Close()
-	h := c.Handle()
-	env := append(os.Environ(), semHoldEnv+"="+strconv.Itoa(h.ID)+"."+strconv.FormatUint(uint64(h.Token), 10)+"."+h.Name)
+	env := os.Environ()
+	if c != nil {
+		h := c.Handle()
+		env = append(env, semHoldEnv+"="+strconv.Itoa(h.ID)+"."+strconv.FormatUint(uint64(h.Token), 10)+"."+h.Name)
+	}
 	files := map[int]*os.File{}
 	alloc := func(f *os.File) int {
 		for fd := 3; ; fd++ {
@@ -87,32 +91,36 @@ func semBackground(c *semlock.Tally, o *semOptions, args []string, js *jobserver
 		}
 	}
 	var verdict *os.File // sem's end of the holder's verdict pipe
-	if js != nil {
-		a := js.Auth()
-		tokFd, own := -1, 1
-		if a.Style == jobserver.Pipe && a.R > 2 && a.W > 2 {
-			// make's pipe, where MAKEFLAGS says it is: the command's
-			// jobserver too, as in a + recipe.
-			files[a.R], files[a.W] = os.NewFile(uintptr(a.R), "jobserver"), os.NewFile(uintptr(a.W), "jobserver")
-			tokFd, own = a.W, 0
-		}
+	if js != nil || c == nil {
+		// The verdict pipe: make's token goes to the holder on it, and its
+		// end before the holder says ok tells an etcd holder (which waits
+		// for the slot itself) that sem is gone.
 		vr, vw, err := os.Pipe()
 		if err != nil {
 			return semFail(fmt.Errorf("sem: %w", err))
 		}
 		defer vr.Close()
 		verdict = vw
-		if tokFd < 0 {
-			p := a.Path
-			if a.Style == jobserver.Pipe {
-				p = "/proc/self/fd/" + strconv.Itoa(a.W)
+		tokFd, own := -1, 1
+		if js != nil {
+			a := js.Auth()
+			if a.Style == jobserver.Pipe && a.R > 2 && a.W > 2 {
+				// make's pipe, where MAKEFLAGS says it is: the command's
+				// jobserver too, as in a + recipe.
+				files[a.R], files[a.W] = os.NewFile(uintptr(a.R), "jobserver"), os.NewFile(uintptr(a.W), "jobserver")
+				tokFd, own = a.W, 0
+			} else {
+				p := a.Path
+				if a.Style == jobserver.Pipe {
+					p = "/proc/self/fd/" + strconv.Itoa(a.W)
+				}
+				f, err := os.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					return semFail(fmt.Errorf("sem: opening make's jobserver for the background job: %w", err))
+				}
+				defer f.Close()
+				tokFd = alloc(f)
 			}
-			f, err := os.OpenFile(p, os.O_RDWR, 0)
-			if err != nil {
-				return semFail(fmt.Errorf("sem: opening make's jobserver for the background job: %w", err))
-			}
-			defer f.Close()
-			tokFd = alloc(f)
 		}
 		env = append(env, fmt.Sprintf("%s=%d,%d,%d", semTokenEnv, alloc(vr), tokFd, own))
 	}
@@ -138,10 +146,17 @@ func semBackground(c *semlock.Tally, o *semOptions, args []string, js *jobserver
 	}
 	// The holder is on its own from here: it is not waited for (init or a
 	// subreaper reaps it), as GNU sem's background job is not.
-	r.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if c != nil {
+		r.SetReadDeadline(time.Now().Add(30 * time.Second))
+	} // else the holder waits for an etcd cap's slot: as long as it takes
 	br := bufio.NewReader(r)
 	line, _ := br.ReadString('\n')
 	cmd.Process.Release()
+	if v, ok := strings.CutPrefix(line, "exit "); ok {
+		verdict.Close()
+		n, _ := strconv.Atoi(strings.TrimSpace(v))
+		return n // the holder said why
+	}
 	if line != "ok\n" {
 		if verdict != nil {
 			verdict.Close()
@@ -152,7 +167,10 @@ func semBackground(c *semlock.Tally, o *semOptions, args []string, js *jobserver
 		}
 		return semFail(fmt.Errorf("sem: the background job: %s", msg))
 	}
-	if verdict == nil {
+	if js == nil {
+		if verdict != nil {
+			verdict.Close()
+		}
 		return 0
 	}
 	r.SetReadDeadline(time.Time{})
@@ -225,13 +243,17 @@ func semHolderMain(o *semOptions) int {
 	os.Unsetenv(semHoldEnv) // not the command's
 	tokSpec, withToken := os.LookupEnv(semTokenEnv)
 	os.Unsetenv(semTokenEnv)
-	c, err := attachHeld(hold)
-	if err != nil {
-		return fail(err)
-	}
-	if !semSharesUndo {
-		if err := c.Force(context.Background()); err != nil {
+	etcd := isEtcd(o.id)
+	var c *semlock.Tally
+	if !etcd {
+		var err error
+		if c, err = attachHeld(hold); err != nil {
 			return fail(err)
+		}
+		if !semSharesUndo {
+			if err := c.Force(context.Background()); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	job, err := newSemJob(o)
@@ -253,14 +275,49 @@ func semHolderMain(o *semOptions) int {
 	job.stop = make(chan os.Signal, 2)
 	signal.Notify(job.stop, syscall.SIGTERM, syscall.SIGINT)
 	go ht.read(job.stop)
+	ended := func() {
+		fmt.Fprint(report, "done\n") // sem, if it still waits for a token, stops waiting
+		report.Close()
+		ht.giveBack()
+	}
+	if etcd {
+		return semEtcdHolder(o, job, report, ht, ended)
+	}
 	fmt.Fprint(report, "ok\n")
 	status := job.run()
 	signal.Stop(job.stop)
-	fmt.Fprint(report, "done\n") // sem, if it still waits for a token, stops waiting
-	report.Close()
-	ht.giveBack()
+	ended()
 	semLeave(c)
 	return status
+}
+
+// semEtcdHolder is the background holder of a slot of an etcd cap: it
+// starts the helper, takes the slot (sem waits for its "ok", or the
+// "exit N" of a failure it has told), runs the command fenced, and gives
+// back make's token (if any: ended), the slot and the helper.
+func semEtcdHolder(o *semOptions, job *semJob, report *os.File, ht *holderToken, ended func()) int {
+	limit := 1
+	if o.jobs != "" {
+		limit, _ = parseSemJobs(o.jobs, runtime.NumCPU()) // sem checked it
+	}
+	exit := func(n int) int {
+		fmt.Fprintf(report, "exit %d\n", n)
+		report.Close()
+		return n
+	}
+	rc, err := semEtcdOpen(o, o.id, limit)
+	if err != nil {
+		return exit(semFail(err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-ht.done; cancel() }() // sem gone before ok: stop waiting
+	s, status := semEtcdEnter(ctx, rc, o.id, o.st)
+	if status >= 0 {
+		rc.Close()
+		return exit(status)
+	}
+	fmt.Fprint(report, "ok\n")
+	return semEtcdRun(job, rc, s, ended)
 }
 
 // holderToken is the holder's side of make's token (semTokenEnv).
@@ -275,25 +332,24 @@ type holderToken struct {
 
 func newHolderToken(spec string) (*holderToken, error) {
 	f := strings.Split(spec, ",")
-	var n [3]int
-	for i := range n {
-		if len(f) != 3 {
-			break
+	n := [3]int{-1, -1, -1}
+	for i := 0; i < len(n) && len(f) == 3; i++ {
+		if v, err := strconv.Atoi(f[i]); err == nil {
+			n[i] = v
 		}
-		v, err := strconv.Atoi(f[i])
-		if err != nil || v < 0 {
-			break
-		}
-		n[i] = v
 	}
-	if len(f) != 3 || n[0] < 3 || n[1] < 3 {
+	if n[0] < 3 || n[1] < 3 && n[1] != -1 || n[2] < 0 {
 		return nil, fmt.Errorf("%s=%q: not VERDICT,TOKEN,OWN (it is poolrun's own variable)", semTokenEnv, spec)
 	}
+	h := &holderToken{verdict: os.NewFile(uintptr(n[0]), "verdict"), done: make(chan struct{})}
 	unix.CloseOnExec(n[0])
-	if n[2] == 1 {
-		unix.CloseOnExec(n[1])
+	if n[1] >= 0 {
+		h.tok = os.NewFile(uintptr(n[1]), "jobserver")
+		if n[2] == 1 {
+			unix.CloseOnExec(n[1])
+		}
 	}
-	return &holderToken{verdict: os.NewFile(uintptr(n[0]), "verdict"), tok: os.NewFile(uintptr(n[1]), "jobserver"), done: make(chan struct{})}, nil
+	return h, nil
 }
 
 // read takes sem's verdict: the token's byte ("tok N"), and "stop" (sem
@@ -332,7 +388,7 @@ func (h *holderToken) giveBack() {
 	b, has := h.b, h.has
 	h.has = false
 	h.mu.Unlock()
-	if has {
+	if has && h.tok != nil {
 		if _, err := h.tok.Write([]byte{b}); err != nil {
 			fmt.Fprintf(os.Stderr, "poolrun: sem: giving make's token back: %v\n", err)
 		}

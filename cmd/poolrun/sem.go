@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 
@@ -128,6 +129,9 @@ func semRun(args []string, log hclog.Logger) int {
 		return fail(usagef("sem run needs a cap NAME first: poolrun sem run NAME -j N -- command..."))
 	}
 	name := args[0]
+	if isEtcd(name) {
+		return semRunEtcd(name, args[1:], log)
+	}
 	if err := semlock.ValidateName(name); err != nil {
 		return fail(usagef("sem run %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit", name))
 	}
@@ -201,6 +205,98 @@ func semRun(args []string, log hclog.Logger) int {
 	err = cmd.Run()
 	if sg := got.load(); sg != 0 {
 		return 128 + int(sg)
+	}
+	if st := cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return st.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "poolrun: sem run: %v\n", err)
+	return 127
+}
+
+// semRunEtcd is poolrun sem run etcd://HOST:PORT/NAME: semRun on a slot
+// of an etcd cap, through the helper (as --sem etcd://… is). The command
+// gets the cap's share (a poolrun in it runs on its slot); the cap's loss
+// (the fence) stops it, TERM then KILL, says so and exits 255.
+func semRunEtcd(url string, args []string, log hclog.Logger) int {
+	o := newOptions()
+	args, err := parseFlags(args, semRunFlags, o)
+	if err != nil {
+		return fail(err)
+	}
+	if len(args) == 0 {
+		return fail(usagef("sem run %s: no command to run", url))
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		return fail(usagef("sem run: command %q not found in PATH", args[0]))
+	}
+	rc, err := startEtcdHelper([]string{"cap", url, strconv.Itoa(o.jobs)}, url)
+	if err != nil {
+		return fail(fmt.Errorf("sem run %s: %w", url, err))
+	}
+	defer func() {
+		if err := rc.Close(); err != nil {
+			log.Error("letting the etcd cap go", "error", err)
+		}
+	}()
+	if n := rc.Size(); o.jobsSet && n != o.jobs {
+		fmt.Fprintf(os.Stderr, "poolrun: sem %s is in use with %d slots (made by an earlier run): -j %d does not resize it\n", url, n, o.jobs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	var got atomicSignal
+	go func() {
+		if sg, ok := <-sigs; ok {
+			got.store(sg.(syscall.Signal))
+			cancel()
+		}
+	}()
+	defer signal.Stop(sigs)
+	slot, err := rc.Acquire(ctx)
+	if err != nil {
+		if sg := got.load(); sg != 0 {
+			return 128 + int(sg)
+		}
+		return fail(fmt.Errorf("sem run %s: %s", url, etcdMessage(err)))
+	}
+	defer func() {
+		if err := slot.Release(); err != nil {
+			log.Error("giving the slot back", "error", err)
+		}
+	}()
+	share, err := rc.Share()
+	if err != nil {
+		return fail(fmt.Errorf("sem run %s: %s", url, etcdMessage(err)))
+	}
+	defer share.Close()
+	var lost atomic.Bool
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		select {
+		case <-rc.Lost():
+			lost.Store(true)
+			fmt.Fprintf(os.Stderr, "poolrun: sem run: %s: no command may run outside a held slot: stopping the command\n", etcdMessage(rc.Err()))
+			cancel()
+		case <-ran:
+		}
+	}()
+	cmd := spawn.Command(ctx, path, args[1:]...)
+	cmd.Args[0] = args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Foreground = true
+	cmd.Env = withEnv(os.Environ(), share.Env())
+	err = cmd.Run()
+	switch {
+	case lost.Load():
+		return 255
+	case got.load() != 0:
+		return 128 + int(got.load())
 	}
 	if st := cmd.ProcessState; st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
