@@ -177,12 +177,16 @@ func TestSemFgWaitSize(t *testing.T) {
 	waited := make(chan error, 1)
 	go func() { waited <- wait.Wait() }()
 	// Both slots held now: --st -1 gives up, and --wait has not returned.
-	hold2 := sem("--id", url, "--fg", "sleep 2")
-	hold2.Start()
+	go2 := dir + "/go2"
+	hold2 := sem("--id", url, "--fg", "while [ ! -e "+go2+" ]; do sleep 0.01; done")
+	if err := hold2.Start(); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "two holders", func() bool { return len(keys(t, m.Client)) >= 4 }) // two process keys, two slot keys
 	if _, errs, code := result(t, sem("--fg", "--id", url, "--st", "-1", "echo never")); code != 1 || !strings.Contains(errs, "Semaphore timed out. Exiting.") {
 		t.Errorf("--st -1 with the cap full: status %d, stderr %q: want 1 and GNU's warning", code, errs)
 	}
+	os.WriteFile(go2, nil, 0o644)
 	hold2.Wait()
 	select {
 	case err := <-waited:
