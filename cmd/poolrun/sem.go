@@ -18,7 +18,7 @@ import (
 	"github.com/poolrun/poolrun/spawn"
 )
 
-const semUsage = "poolrun sem ls | rm NAME|ID | gc | run NAME [-j N] [--] command..."
+const semUsage = "poolrun sem ls | rm NAME|ID | gc | run NAME|etcd://HOST:PORT/NAME [-j N] [--] command..."
 
 // semMain runs "poolrun sem ...".
 func semMain(args []string, log hclog.Logger) int {
