@@ -321,3 +321,46 @@ func TestSemRunEtcd(t *testing.T) {
 	}
 	waitFor(t, "nothing left in etcd", func() bool { return len(keys(t, m.Client)) == 0 })
 }
+
+// Under make's jobserver (make -j2: the recipe's implicit token and one
+// of make's), background sems of an etcd cap of 5 take make's token too:
+// two commands and the recipe's own work never run three at once, all
+// run, and make gets its token back (it says nothing about lost ones).
+func TestSemEtcdUnderMake(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	m := etcdtest.Start(t)
+	dir := t.TempDir()
+	os.Mkdir(dir+"/run", 0o755)
+	os.Mkdir(dir+"/ran", 0o755)
+	os.Mkdir(dir+"/started", 0o755)
+	url := "etcd://" + m.Client + "/semmake"
+	// Each holds until two have started (at most 10 s), then 0.3 s: the
+	// window in which a third would start too.
+	rec := func(name string) string {
+		return `f=` + dir + `/run/` + name + `; : > $$f; : > ` + dir + `/started/` + name + `; n=$$(ls ` + dir + `/run | wc -l); [ $$n -le 2 ] || echo $$n >> ` + dir + `/over; i=0; while [ $$(ls ` + dir + `/started | wc -l) -lt 2 ] && [ $$i -lt 1000 ]; do sleep 0.01; i=$$((i+1)); done; : > ` + dir + `/ran/` + name + `; sleep 0.3; rm $$f`
+	}
+	recipe := fmt.Sprintf("+@%s --id %s -j 5 '%s'; %s --id %s -j 5 '%s'; %s; %s --wait --id %s",
+		semBin(), url, rec("c1"), semBin(), url, rec("c2"), rec("r"), semBin(), url)
+	mk := filepath.Join(dir, "Makefile")
+	if err := os.WriteFile(mk, []byte("all:\n\t"+recipe+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "-s", "-j2", "-f", mk)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, errs, code := result(t, cmd)
+	if code != 0 || out != "" || errs != "" {
+		t.Errorf("make: status %d, stdout %q, stderr %q: want 0 and nothing (no token lost)", code, out, errs)
+	}
+	if b, err := os.ReadFile(dir + "/over"); err == nil {
+		t.Errorf("more than make's 2 tokens at once: %q", b)
+	}
+	if ran, _ := os.ReadDir(dir + "/ran"); len(ran) != 3 {
+		t.Errorf("%d ran, want 3", len(ran))
+	}
+}
