@@ -233,43 +233,58 @@ func TestSemKilledHolderGivesBack(t *testing.T) {
 	}
 }
 
-// Fencing: etcd stops under a foreground and a background command: each
-// is stopped, the loss is said in one line, --fg exits 255.
+// Fencing: etcd stops under a foreground and a background command and
+// a poolrun sem run: each is stopped, the loss is said in one line, --fg
+// and sem run exit 255.
 func TestSemFence(t *testing.T) {
 	m := etcdtest.Start(t)
 	dir := t.TempDir()
 	url := "etcd://" + m.Client + "/semfence?ttl=2s"
-	bgPid, fgPid := dir+"/bg", dir+"/fg"
+	bgPid, fgPid, runPid := dir+"/bg", dir+"/fg", dir+"/run"
+	job := func(pid string) string { return "echo $$ > " + pid + ".tmp; mv " + pid + ".tmp " + pid + "; exec sleep 60" }
 	bgErr, err := os.Create(dir + "/bg.err")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bgErr.Close()
-	bg := sem("--id", url, "-j", "2", "echo $$ > "+bgPid+".tmp; mv "+bgPid+".tmp "+bgPid+"; exec sleep 60")
+	bg := sem("--id", url, "-j", "3", job(bgPid))
 	bg.Stdout, bg.Stderr = bgErr, bgErr
 	if err := bg.Run(); err != nil {
 		t.Fatalf("background sem: %v", err)
 	}
-	fg := sem("--fg", "--id", url, "-j", "2", "echo $$ > "+fgPid+".tmp; mv "+fgPid+".tmp "+fgPid+"; exec sleep 60")
-	var fgErr strings.Builder
-	fg.Stderr = &fgErr
-	if err := fg.Start(); err != nil {
-		t.Fatal(err)
+	fg := sem("--fg", "--id", url, "-j", "3", job(fgPid))
+	run := poolrun(nil, "sem", "run", url, "-j", "3", "--", "sh", "-c", job(runPid))
+	var fgErr, runErr strings.Builder
+	fg.Stderr, run.Stderr = &fgErr, &runErr
+	for _, c := range []*exec.Cmd{fg, run} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	waitFor(t, "both commands", func() bool { return pidIn(bgPid) != 0 && pidIn(fgPid) != 0 })
-	defer syscall.Kill(pidIn(bgPid), syscall.SIGKILL)
-	defer syscall.Kill(pidIn(fgPid), syscall.SIGKILL)
+	waitFor(t, "the three commands", func() bool { return pidIn(bgPid) != 0 && pidIn(fgPid) != 0 && pidIn(runPid) != 0 })
+	for _, p := range []string{bgPid, fgPid, runPid} {
+		defer syscall.Kill(pidIn(p), syscall.SIGKILL)
+	}
 	m.Stop()
-	err = fg.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 255 {
-		t.Errorf("--fg after etcd stopped: %v, want exit 255", err)
-	}
-	if s := fgErr.String(); !strings.Contains(s, "no command may run outside a held slot: stopping the command") || strings.Count(s, "\n") != 1 {
-		t.Errorf("--fg's stderr %q: want one line saying the fence", s)
+	for _, c := range []struct {
+		name string
+		cmd  *exec.Cmd
+		err  *strings.Builder
+		want string
+	}{{"--fg", fg, &fgErr, "no command may run outside a held slot: stopping the command"}, {"sem run", run, &runErr, "no command may run outside a held slot: stopping the command"}} {
+		err := c.cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 255 {
+			t.Errorf("%s after etcd stopped: %v, want exit 255", c.name, err)
+		}
+		if s := c.err.String(); !strings.Contains(s, c.want) || strings.Count(s, "\n") != 1 {
+			t.Errorf("%s's stderr %q: want one line saying the fence", c.name, s)
+		}
 	}
 	waitFor(t, "the background command stopped", func() bool { return !alive(pidIn(bgPid)) })
-	if alive(pidIn(fgPid)) {
-		t.Error("the foreground command still runs")
+	for _, p := range []string{fgPid, runPid} {
+		if alive(pidIn(p)) {
+			t.Errorf("the command of %s still runs", p)
+		}
 	}
 	waitFor(t, "the background holder's line", func() bool {
 		b, _ := os.ReadFile(bgErr.Name())
