@@ -241,7 +241,9 @@ func TestSemFence(t *testing.T) {
 	dir := t.TempDir()
 	url := "etcd://" + m.Client + "/semfence?ttl=2s"
 	bgPid, fgPid, runPid := dir+"/bg", dir+"/fg", dir+"/run"
-	job := func(pid string) string { return "echo $$ > " + pid + ".tmp; mv " + pid + ".tmp " + pid + "; exec sleep 60" }
+	job := func(pid string) string {
+		return "echo $$ > " + pid + ".tmp; mv " + pid + ".tmp " + pid + "; exec sleep 60"
+	}
 	bgErr, err := os.Create(dir + "/bg.err")
 	if err != nil {
 		t.Fatal(err)
