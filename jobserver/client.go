@@ -309,3 +309,51 @@ func (e *envError) Error() string {
 }
 
 func (e *envError) Unwrap() error { return e.err }
+
+// AcquireToken reads one token from the jobserver, never the implicit
+// one, waiting until one comes or ctx is done: for a process that hands
+// work on to another that outlives the call — GNU sem's background
+// command, which runs while the recipe that started it goes on on its
+// implicit token. The token is the caller's: the Client does not count
+// it, and Close does not write it back. Give it back with GiveBack, or by
+// writing the byte to the jobserver from the process it was handed to.
+func (c *Client) AcquireToken(ctx context.Context) (byte, error) {
+	if err := c.live(); err != nil {
+		return 0, err
+	}
+	if b, ok, err := readByte(c.fd); ok || err != nil {
+		if err != nil {
+			return 0, fmt.Errorf("jobserver: reading a token: %w", err)
+		}
+		return b, nil
+	}
+	w, err := newWaker()
+	if err != nil {
+		return 0, fmt.Errorf("jobserver: %w", err)
+	}
+	defer w.close()
+	for {
+		b, woken, err := readToken(ctx, c.fd, w)
+		switch {
+		case woken:
+			w.reset() // nobody else wakes this waker: a spurious one
+			continue
+		case err != nil && ctx.Err() != nil:
+			return 0, fmt.Errorf("jobserver: waiting for a token: %w", ctx.Err())
+		case err != nil:
+			return 0, fmt.Errorf("jobserver: reading a token: %w", err)
+		}
+		return b, nil
+	}
+}
+
+// GiveBack writes b, a token AcquireToken read, back to the jobserver.
+func (c *Client) GiveBack(b byte) error {
+	if err := c.live(); err != nil {
+		return err
+	}
+	if err := writeByte(c.fd, b); err != nil {
+		return fmt.Errorf("jobserver: giving a token back: %w", err)
+	}
+	return nil
+}

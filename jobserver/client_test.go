@@ -43,6 +43,17 @@ func TestClientUnderMake(t *testing.T) {
 	}
 }
 
+// AcquireToken reads make's tokens only, never the implicit one: under
+// make -j3 it gets two, and a third wait ends with its deadline although
+// the implicit token is free; GiveBack returns them (make says nothing
+// about lost tokens).
+func TestClientAcquireToken(t *testing.T) {
+	out := runUnderMake(t, "-j3", "+JOBSERVER_TEST_CLIENT=token @EXE@")
+	if out != "then: jobserver: waiting for a token: context deadline exceeded\ntokens: 2\n" {
+		t.Errorf("make -j3: %q, want two tokens, then a wait that ends with its deadline, and nothing else", out)
+	}
+}
+
 // A recipe make 4.3 does not take as recursive is named the jobserver
 // but gets no descriptors (4.4 names -2,-2): the client says what is
 // wrong and what to do.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/poolrun/poolrun/jobserver"
 	"github.com/poolrun/poolrun/slots"
@@ -22,6 +23,33 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// tokenMain takes every real token it can with AcquireToken (never the
+// implicit one, which stays free), each wait bounded by 300 ms, prints
+// how many, and gives them back with GiveBack.
+func tokenMain(c *jobserver.Client) int {
+	var got []byte
+	for len(got) < 64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		b, err := c.AcquireToken(ctx)
+		cancel()
+		if err != nil {
+			fmt.Println("then:", err)
+			break
+		}
+		got = append(got, b)
+	}
+	fmt.Println("tokens:", len(got))
+	for _, b := range got {
+		if err := c.GiveBack(b); err != nil {
+			fmt.Println("error:", err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		fmt.Println("error:", err)
+	}
+	return 0
+}
+
 // clientMain is the test binary run as a jobserver client (by make): it
 // takes every slot it can have without waiting, up to 64, prints how
 // many, and gives them back. With JOBSERVER_TEST_CLIENT=hold it then
@@ -32,6 +60,9 @@ func clientMain() int {
 	if err != nil {
 		fmt.Println("error:", err)
 		return 0
+	}
+	if os.Getenv("JOBSERVER_TEST_CLIENT") == "token" {
+		return tokenMain(c)
 	}
 	var held []slots.Slot
 	for len(held) < 64 {

@@ -54,17 +54,29 @@ func openEtcdCap(o *options, url string) (c slots.Cap, ok bool, err error) {
 	if name == "" {
 		name = os.Getenv(envEtcdCap)
 	}
-	rc, err := etcdhelper.Start(args, name)
+	rc, err := startEtcdHelper(args, name)
+	if err != nil {
+		return nil, true, fmt.Errorf("%s: %w", what, err)
+	}
+	if n := rc.Size(); url != "" && o.jobsSet && n != o.jobs {
+		fmt.Fprintf(os.Stderr, "poolrun: --sem %s is in use with %d slots (made by an earlier run): -j %s does not resize it; at most %d jobs run at once across all its users\n", redactURL(url), n, o.jobsSpec, n)
+	}
+	return fencedCap{rc}, true, nil
+}
+
+// startEtcdHelper starts poolrun-etcd with args, serving the cap of url
+// (for messages), and waits until it is ready. Its error says what is
+// wrong once, without the URL (the caller names it).
+func startEtcdHelper(args []string, url string) (*remotecap.Cap, error) {
+	rc, err := etcdhelper.Start(args, url)
 	if err != nil {
 		// The helper's message names the URL too: once is enough.
 		m := strings.TrimPrefix(err.Error(), "etcdcap: ")
-		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(redactURL(url))+": "), url+": ")
-		return nil, true, fmt.Errorf("%s: %s", what, m)
+		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(redactURL(url))+": "), redactURL(url)+": ")
+		m = strings.TrimPrefix(strings.TrimPrefix(m, strconv.Quote(url)+": "), url+": ")
+		return nil, errors.New(m)
 	}
-	if n := rc.Size(); url != "" && o.jobsSet && n != o.jobs {
-		fmt.Fprintf(os.Stderr, "poolrun: --sem %s is in use with %d slots (made by an earlier run): -j %s does not resize it; at most %d jobs run at once across all its users\n", url, n, o.jobsSpec, n)
-	}
-	return fencedCap{rc}, true, nil
+	return rc, nil
 }
 
 // fencedCap is the helper's cap as the engine sees it: once it is lost, a

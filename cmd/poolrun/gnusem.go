@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/poolrun/poolrun/jobserver"
 	"github.com/poolrun/poolrun/semlock"
 )
 
@@ -52,6 +53,9 @@ func gnuSemMain(args []string) int {
 	if !o.idSet {
 		id = defaultSemID()
 	}
+	if isEtcd(id) {
+		return semEtcdMain(o, args, id)
+	}
 	name := semSetName(id)
 	if o.wait {
 		// GNU sem --wait ignores a command given with it.
@@ -70,16 +74,49 @@ func gnuSemMain(args []string) int {
 	if err != nil {
 		return semFail(err)
 	}
+	var js *jobserver.Client
+	if !o.fg && !o.noJS {
+		js = semJobserver() // before the wait: a bad MAKEFLAGS is said at once
+	}
 	c, status := semEnter(name, limit, o.st)
 	if c == nil {
 		return status
 	}
 	if !o.fg {
-		return semBackground(c, o, args)
+		return semBackground(c, o, args, js)
 	}
 	status = job.run()
 	semLeave(c)
 	return status
+}
+
+// semEtcdMain is sem --id etcd://…: its slot is one of an etcd cap's
+// (gnusem_etcd.go).
+func semEtcdMain(o *semOptions, args []string, url string) int {
+	if o.wait {
+		return semEtcdWait(url)
+	}
+	limit := 1
+	if o.jobs != "" {
+		var err error
+		if limit, err = parseSemJobs(o.jobs, runtime.NumCPU()); err != nil {
+			return semFail(err)
+		}
+	}
+	if len(o.command) == 0 {
+		return 0
+	}
+	if o.fg {
+		return semEtcdFg(o, url, limit)
+	}
+	if _, err := newSemJob(o); err != nil {
+		return semFail(err)
+	}
+	var js *jobserver.Client
+	if !o.noJS {
+		js = semJobserver()
+	}
+	return semBackground(nil, o, args, js)
 }
 
 // semEnter opens the tally name and holds it: it waits until fewer than
@@ -227,4 +264,30 @@ func sweepIdleTallies() []semlock.Info {
 		fmt.Fprintf(os.Stderr, "poolrun: sem gc: %v\n", err)
 	}
 	return removed
+}
+
+// semJobserver is the make (or cargo) jobserver a background sem takes
+// its command's token from (docs/jobserver.md, "GNU sem under make"), or
+// nil: none named (a getenv of each variable is all it costs then), or
+// one named that cannot be used, which is one warning line, and sem runs
+// as without one, as poolrun does.
+func semJobserver() *jobserver.Client {
+	named := false
+	for _, k := range []string{"CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"} {
+		if strings.Contains(os.Getenv(k), "--jobserver-") {
+			named = true
+		}
+	}
+	if !named {
+		return nil
+	}
+	c, err := jobserver.ClientFromEnv(nil)
+	switch {
+	case errors.Is(err, jobserver.ErrNoJobserver):
+		return nil
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "poolrun: warning: %s; sem runs without it\n", strings.TrimPrefix(err.Error(), "jobserver: "))
+		return nil
+	}
+	return c
 }

@@ -24,6 +24,7 @@ type semOptions struct {
 	timeout  time.Duration // --timeout: kill the command after it
 	ungroup  bool          // -u: the command writes straight to sem's stdout and stderr
 	quote    bool          // -q: the command's words as they are
+	noJS     bool          // --no-jobserver: take no token from a make sem runs under (poolrun's own)
 	help     bool
 	version  bool
 	command  []string
@@ -65,6 +66,7 @@ var semFlags = []semFlag{
 	}},
 	{[]string{"-u", "--ungroup"}, false, func(o *semOptions, _ string) error { o.ungroup = true; return nil }},
 	{[]string{"--line-buffer", "--lb"}, false, func(o *semOptions, _ string) error { o.ungroup = true; return nil }},
+	{[]string{"--no-jobserver"}, false, func(o *semOptions, _ string) error { o.noJS = true; return nil }},
 	{[]string{"-q", "--quote"}, false, func(o *semOptions, _ string) error { o.quote = true; return nil }},
 	// GNU parallel's options that change nothing for one command are
 	// accepted, as scripts pass them to sem.

@@ -103,6 +103,11 @@ func TestParseSemArgs(t *testing.T) {
 	if err != nil || !o.fg || o.id != "y" || o.jobs != "3" || !reflect.DeepEqual(o.command, []string{"-x"}) {
 		t.Errorf("got %+v, %v", o, err)
 	}
+	// poolrun's own --no-jobserver; an etcd cap as the id.
+	o, err = parseSemArgs([]string{"--no-jobserver", "--id", "etcd://h:1/n", "true"})
+	if err != nil || !o.noJS || o.id != "etcd://h:1/n" || !reflect.DeepEqual(o.command, []string{"true"}) {
+		t.Errorf("got %+v, %v", o, err)
+	}
 	for _, args := range [][]string{{"--bogus"}, {"-j"}, {"--id"}, {"--fg=1"}, {"--timeout", "soon"}, {"--timeout", "-1"}, {holderFlag, "x"}} {
 		_, err := parseSemArgs(args)
 		var ue *usageError

@@ -32,6 +32,12 @@ slot back at once: --wait never hangs on one.
                       (default: its output is printed whole once it ended,
                       stdout then stderr, as GNU parallel's --group)
   -q, --quote         the command's words as they are, not shell code
+  --no-jobserver      (poolrun's own) under make, take no jobserver token
+
+Under make (a + recipe), a background command holds one of make's jobserver
+tokens, so make's -jN binds it too; --fg runs on the recipe's own token.
+--id etcd://HOST:PORT[,HOST:PORT]/NAME: the slot is one of a cluster-wide etcd
+cap of -j slots (made by its first user), through the poolrun-etcd helper.
 
   for f in *.log; do sem -j+0 gzip "$f"; done; sem --wait
   sem --id pod2html --fg pod2html foo.pod --outfile foo.html

@@ -21,6 +21,9 @@ type semJob struct {
 	line    string // the command as GNU parallel shows it (--timeout's warning)
 	timeout time.Duration
 	ungroup bool
+	// stop, if set, stops the command when a signal comes on it (TERM,
+	// then TERM and KILL, as --timeout does); run then returns 128+N.
+	stop chan os.Signal
 }
 
 // newSemJob builds the command as GNU parallel does: several words are
@@ -76,7 +79,7 @@ func (j *semJob) run() int {
 	// list). Without --timeout nothing runs beside the wait: no goroutine
 	// or thread more, which on a loaded machine is much of what a short
 	// command costs.
-	if j.timeout > 0 {
+	if j.timeout > 0 || j.stop != nil {
 		adoptOrphans()
 	}
 	pid, err := syscall.ForkExec(j.path, j.argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: semProcAttr(false)})
@@ -85,16 +88,31 @@ func (j *semJob) run() int {
 		return 127
 	}
 	var timedOut atomic.Bool
+	var stopped atomic.Int32
 	var ws syscall.WaitStatus
-	if j.timeout > 0 {
+	if j.timeout > 0 || j.stop != nil {
 		done := make(chan struct{})
-		t := time.AfterFunc(j.timeout, func() {
-			timedOut.Store(true)
-			termSeq(pid, done)
-		})
+		if j.timeout > 0 {
+			t := time.AfterFunc(j.timeout, func() {
+				timedOut.Store(true)
+				termSeq(pid, done)
+			})
+			defer t.Stop()
+		}
+		if j.stop != nil {
+			go func() {
+				select {
+				case sig := <-j.stop:
+					if s, ok := sig.(syscall.Signal); ok {
+						stopped.Store(int32(s))
+					}
+					termSeq(pid, done)
+				case <-done:
+				}
+			}()
+		}
 		wait4(pid, &ws)
 		close(done)
-		t.Stop()
 	} else {
 		rawWait4(pid, &ws)
 	}
@@ -106,6 +124,10 @@ func (j *semJob) run() int {
 		killOrphans()
 		fmt.Fprintf(os.Stderr, "poolrun: Warning: This job was killed because it timed out:\npoolrun: Warning: %s \n", j.line)
 		return 255
+	}
+	if sig := stopped.Load(); sig != 0 {
+		killOrphans()
+		return 128 + int(sig)
 	}
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())

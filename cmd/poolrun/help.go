@@ -232,7 +232,8 @@ Semaphore sets (poolrun sem):
   poolrun sem run NAME -j N -- command...
                               take a slot of the machine-wide cap NAME (created
                               with N slots if new), run command, give it back
-                              (GNU sem --fg); exits with the command's status
+                              (GNU sem --fg); exits with the command's status;
+                              NAME may be an etcd://HOST:PORT/NAME cap
 
 Not supported (refused with a message): remote hosts and what goes with
 them (-S, --sshlogin, --slf, --sshloginfile, --onall, --nonall, --transfer,

@@ -8,8 +8,10 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/poolrun/poolrun/semlock"
@@ -17,7 +19,7 @@ import (
 	"github.com/poolrun/poolrun/spawn"
 )
 
-const semUsage = "poolrun sem ls | rm NAME|ID | gc | run NAME [-j N] [--] command..."
+const semUsage = "poolrun sem ls | rm NAME|ID | gc | run NAME|etcd://HOST:PORT/NAME [-j N] [--] command..."
 
 // semMain runs "poolrun sem ...".
 func semMain(args []string, log hclog.Logger) int {
@@ -128,6 +130,9 @@ func semRun(args []string, log hclog.Logger) int {
 		return fail(usagef("sem run needs a cap NAME first: poolrun sem run NAME -j N -- command..."))
 	}
 	name := args[0]
+	if isEtcd(name) {
+		return semRunEtcd(name, args[1:], log)
+	}
 	if err := semlock.ValidateName(name); err != nil {
 		return fail(usagef("sem run %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit", name))
 	}
@@ -197,6 +202,7 @@ func semRun(args []string, log hclog.Logger) int {
 	// would be stopped by SIGTTIN/SIGTTOU in its own process group: hand it the
 	// terminal while it runs (spawn does nothing when stdin is not one).
 	cmd.Foreground = true
+	cmd.WaitDelay = semRunWaitDelay
 	cmd.Env = withEnv(os.Environ(), share.Env())
 	err = cmd.Run()
 	if sg := got.load(); sg != 0 {
@@ -211,6 +217,105 @@ func semRun(args []string, log hclog.Logger) int {
 	fmt.Fprintf(os.Stderr, "poolrun: sem run: %v\n", err)
 	return 127
 }
+
+// semRunEtcd is poolrun sem run etcd://HOST:PORT/NAME: semRun on a slot
+// of an etcd cap, through the helper (as --sem etcd://… is). The command
+// gets the cap's share (a poolrun in it runs on its slot); the cap's loss
+// (the fence) stops it, TERM then KILL, says so and exits 255.
+func semRunEtcd(url string, args []string, log hclog.Logger) int {
+	o := newOptions()
+	args, err := parseFlags(args, semRunFlags, o)
+	if err != nil {
+		return fail(err)
+	}
+	if len(args) == 0 {
+		return fail(usagef("sem run %s: no command to run", url))
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		return fail(usagef("sem run: command %q not found in PATH", args[0]))
+	}
+	// The stop time is the command's TERM-to-KILL delay: the helper
+	// fences that much before etcd may expire the lease.
+	rc, err := startEtcdHelper([]string{"cap", url, strconv.Itoa(o.jobs), semRunWaitDelay.String()}, url)
+	if err != nil {
+		return fail(fmt.Errorf("sem run %s: %w", url, err))
+	}
+	defer func() {
+		if err := rc.Close(); err != nil {
+			log.Error("letting the etcd cap go", "error", err)
+		}
+	}()
+	if n := rc.Size(); o.jobsSet && n != o.jobs {
+		fmt.Fprintf(os.Stderr, "poolrun: sem %s is in use with %d slots (made by an earlier run): -j %d does not resize it\n", url, n, o.jobs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	var got atomicSignal
+	go func() {
+		if sg, ok := <-sigs; ok {
+			got.store(sg.(syscall.Signal))
+			cancel()
+		}
+	}()
+	defer signal.Stop(sigs)
+	slot, err := rc.Acquire(ctx)
+	if err != nil {
+		if sg := got.load(); sg != 0 {
+			return 128 + int(sg)
+		}
+		return fail(fmt.Errorf("sem run %s: %s", url, etcdMessage(err)))
+	}
+	defer func() {
+		if err := slot.Release(); err != nil {
+			log.Error("giving the slot back", "error", err)
+		}
+	}()
+	share, err := rc.Share()
+	if err != nil {
+		return fail(fmt.Errorf("sem run %s: %s", url, etcdMessage(err)))
+	}
+	defer share.Close()
+	var lost atomic.Bool
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		select {
+		case <-rc.Lost():
+			lost.Store(true)
+			fmt.Fprintf(os.Stderr, "poolrun: sem run: %s: no command may run outside a held slot: stopping the command\n", etcdMessage(rc.Err()))
+			cancel()
+		case <-ran:
+		}
+	}()
+	cmd := spawn.Command(ctx, path, args[1:]...)
+	cmd.Args[0] = args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Foreground = true
+	cmd.WaitDelay = semRunWaitDelay
+	cmd.Env = withEnv(os.Environ(), share.Env())
+	err = cmd.Run()
+	switch {
+	case lost.Load():
+		return 255
+	case got.load() != 0:
+		return 128 + int(got.load())
+	}
+	if st := cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return st.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "poolrun: sem run: %v\n", err)
+	return 127
+}
+
+// semRunWaitDelay is how long the command of sem run on an etcd cap has
+// between SIGTERM and SIGKILL when its slot is lost, as poolrun's --grace.
+const semRunWaitDelay = time.Second
 
 // semRunFlags are the flags of poolrun sem run: -j.
 var semRunFlags = []flagSpec{*lookupFlag(flagSpecs, "-j")}

@@ -3,6 +3,7 @@ package etcdcap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,4 +103,49 @@ func List(ctx context.Context, t Target) ([]Info, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// WaitIdle waits until nobody holds a slot of the cap t (no slot key is
+// left: the first keys always hold, so none held means none waiting),
+// or ctx is done: GNU sem's --wait for an etcd cap. Dialling etcd is
+// bounded by OpenTimeout; the wait itself is not.
+func WaitIdle(ctx context.Context, t Target) error {
+	if err := checkName(t.Name); err != nil {
+		return fmt.Errorf("etcdcap: %w", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	cli, _, done, err := dial(dctx, t)
+	if err != nil {
+		cancel()
+		return err
+	}
+	done()
+	cancel()
+	defer cli.Close()
+	pfx := t.prefix() + "s/"
+	for {
+		gctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+		r, err := cli.Get(gctx, pfx, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("etcdcap: waiting for %s to be idle: %w", t, ctx.Err())
+			}
+			return fmt.Errorf("etcdcap: waiting for %s to be idle: etcd at %s: %w", t, strings.Join(t.Endpoints, ","), err)
+		}
+		if r.Count == 0 {
+			return nil
+		}
+		// Woken by any deletion after what was read: the count again.
+		wctx, cancel := context.WithCancel(ctx)
+		wch := cli.Watch(wctx, pfx, clientv3.WithPrefix(), clientv3.WithRev(r.Header.Revision+1), clientv3.WithFilterPut())
+		select {
+		case <-wch:
+		case <-ctx.Done():
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return fmt.Errorf("etcdcap: waiting for %s to be idle: %w", t, ctx.Err())
+		}
+	}
 }

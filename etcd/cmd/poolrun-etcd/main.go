@@ -14,6 +14,7 @@
 //	                         jobs when the lease is lost (its grace)
 //	poolrun-etcd cap-env     serve the cap this process's job runs on
 //	poolrun-etcd ls URL      list the caps at URL (etcd://HOST:PORT/[NAME])
+//	poolrun-etcd wait URL    wait until nobody holds a slot of the cap URL (sem --wait)
 package main
 
 import (
@@ -76,6 +77,19 @@ func run(args []string) int {
 			return usage()
 		}
 		return list(args[1])
+	case "wait":
+		if len(args) != 2 {
+			return usage()
+		}
+		t, err := etcdcap.ParseURL(args[1])
+		if err == nil {
+			err = etcdcap.WaitIdle(context.Background(), t)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "poolrun: sem --wait: %s\n", strings.TrimPrefix(err.Error(), "etcdcap: "))
+			return 255
+		}
+		return 0
 	}
 	return usage()
 }
@@ -122,6 +136,6 @@ func list(u string) int {
 }
 
 func usage() int {
-	fmt.Fprintln(os.Stderr, "poolrun: usage: poolrun-etcd cap URL N [STOP] | cap-env | ls etcd://HOST:PORT/[NAME] | --version (poolrun runs it for --sem etcd://...)")
+	fmt.Fprintln(os.Stderr, "poolrun: usage: poolrun-etcd cap URL N [STOP] | cap-env | ls etcd://HOST:PORT/[NAME] | wait URL | --version (poolrun runs it for --sem etcd://...)")
 	return 255
 }
