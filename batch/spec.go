@@ -38,6 +38,15 @@ type Spec struct {
 	// instead of {} (GNU parallel's -I); {} is then plain text. The other
 	// replacement strings ({.} {#} ...) are unchanged.
 	Replace string
+	// Plus adds GNU parallel's --plus replacement strings, in Command,
+	// TagString and Results: {+/} {+.} {+..} {+...} {..} {...} {/..}
+	// {/...}, {##} (the number of jobs: every input is read before the
+	// first job starts), {0#} {0%} (zero-padded {#} and {%}), and the
+	// bash-like {:-str} {:N} {:N:M} {#re} {##re} {%re} {%%re} {/re/str}
+	// {//re/str} {/#re/str} {/%re/str} {^re} {^^re} {,re} {,,re}, each
+	// with a positional form ({2+.}, {-1:-x}) but for the job's values.
+	// Regular expressions are Go's (RE2).
+	Plus bool
 
 	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
 	// set or inherited, else the number of CPUs. AsManyAsPossible: as

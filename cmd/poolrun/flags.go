@@ -31,6 +31,7 @@ type options struct {
 	delim    byte // input separator: '\n', 0 with -0, or -d
 	command  []string
 	quote    bool // -q: the command's words as they are, not joined into shell code
+	plus     bool // --plus: GNU parallel's extra replacement strings
 	verbose  bool // -t: each command on stderr as it starts
 	echo     bool // -v: each command on stdout, before its output
 	workdir  string

@@ -36,6 +36,7 @@ var outputFlags = []flagSpec{
 		}
 		return nil
 	}},
+	{[]string{"--plus"}, "", func(o *options, _ string) error { o.plus = true; return nil }},
 	{[]string{"--tagstring", "--ctagstring"}, "STR", func(o *options, v string) error { o.tagString = v; return nil }},
 	{[]string{"--files", "--output-as-files", "--outputasfiles"}, "", func(o *options, _ string) error { o.files = true; return nil }},
 	{[]string{"--tmpdir", "--tempdir"}, "DIR", func(o *options, v string) error {

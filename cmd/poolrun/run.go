@@ -53,6 +53,7 @@ func runBatch(o *options, log hclog.Logger) int {
 		Inputs:    src,
 		Pack:      o.packing(),
 		Replace:   o.pack.replace,
+		Plus:      o.plus,
 		KeepOrder: o.keepOrder,
 		Tag:       o.tag,
 		TagString: tagString,
