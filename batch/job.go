@@ -90,6 +90,15 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	}
 	v := r.counts.vars(it.args, it.seq, w.slot, it.context)
 	j.path, j.argv = r.cmd.build(v, &w.buf)
+	if n := r.spec.ShellQuote; n > 0 {
+		// GNU parallel's --shellquote: the job prints its command line,
+		// quoted n times, instead of running it.
+		line := r.cmd.shellLine(v)
+		for range n {
+			line = parallelQuote(line)
+		}
+		j.path, j.argv = r.cmd.shellPath, []string{r.cmd.shellName, "-c", `printf '%s\n' "$1"`, r.cmd.shellName, line}
+	}
 	if r.spec.Verbose {
 		j.shown = r.cmd.shellLine(v)
 	}

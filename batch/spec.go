@@ -47,6 +47,10 @@ type Spec struct {
 	// with a positional form ({2+.}, {-1:-x}) but for the job's values.
 	// Regular expressions are Go's (RE2).
 	Plus bool
+	// ShellQuote, if more than 0, makes each job print its command line
+	// (as DryRun shows it) quoted for the shell that many times, instead
+	// of running it (GNU parallel's --shellquote, given ShellQuote times).
+	ShellQuote int
 
 	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
 	// set or inherited, else the number of CPUs. AsManyAsPossible: as

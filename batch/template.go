@@ -220,6 +220,9 @@ func parseBasic(s string, plusHint bool) (template, error) {
 			// {N}, {N.}, {N/}, {N//}, {N/.}: the N-th argument of the job.
 			n, err := strconv.Atoi(name[:d])
 			if err != nil || n < 1 || name[0] == '0' {
+				if plusHint && isPlus(s[i:i+end+2]) {
+					return t, fmt.Errorf("{%s} in %q is a --plus replacement string: add --plus (without it, GNU parallel reads it otherwise)", name, s)
+				}
 				return t, fmt.Errorf("{%s} in %q: positional replacement strings count from {1}", name, s)
 			}
 			col, name = n, name[d:]

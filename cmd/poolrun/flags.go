@@ -32,6 +32,7 @@ type options struct {
 	command  []string
 	quote    bool // -q: the command's words as they are, not joined into shell code
 	plus     bool // --plus: GNU parallel's extra replacement strings
+	shellQ   int  // --shellquote, as many times as given
 	verbose  bool // -t: each command on stderr as it starts
 	echo     bool // -v: each command on stdout, before its output
 	workdir  string
