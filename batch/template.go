@@ -500,31 +500,65 @@ func (t *template) whole() bool {
 	return len(t.parts) == 1 && t.parts[0].kind != pLit && !t.parts[0].kind.perJob() && t.parts[0].col == 0
 }
 
-// base is GNU parallel's {/}: the input after its last '/'.
+// base is GNU parallel's {/}, s:.*/::: the input after its last '/' —
+// of the first line that has one, as perl's '.' stops at a newline.
 func base(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
+	start := 0
+	for {
+		line := s[start:]
+		end := strings.IndexByte(line, '\n')
+		if end >= 0 {
+			line = line[:end]
+		}
+		if i := strings.LastIndexByte(line, '/'); i >= 0 {
+			return s[:start] + s[start+i+1:]
+		}
+		if end < 0 {
+			return s
+		}
+		start += end + 1
 	}
-	return s
 }
 
-// dir is GNU parallel's {//}: the input before its last '/' ("." if none).
+// dir is GNU parallel's {//}, perl's File::Basename::dirname: the input
+// before its last '/' ("." if none, "/" for the root), trailing slashes
+// ignored ("a/b/" → "a") and taken off ("a//b" → "a").
 func dir(s string) string {
-	i := strings.LastIndexByte(s, '/')
-	switch {
-	case i < 0:
-		return "."
-	case i == 0:
-		return "/"
+	d, b := fileparse(s)
+	d = stripSep(d)
+	if b == "" {
+		d, _ = fileparse(d)
+		d = stripSep(d)
 	}
-	return s[:i]
+	return d
 }
 
-// noExt is GNU parallel's {.}: the input without the extension of its
-// last path element ("a/b.tar.gz" → "a/b.tar", "a.d/b" → "a.d/b").
+// fileparse is File::Basename's split of a path: up to its last '/'
+// ("./" if none), and the rest.
+func fileparse(s string) (dir, base string) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "./", s
+	}
+	return s[:i+1], s[i+1:]
+}
+
+// stripSep is File::Basename's s{(.)/*\z}{$1}s: trailing slashes off,
+// but for the first byte.
+func stripSep(d string) string {
+	if t := strings.TrimRight(d, "/"); t != "" || d == "" {
+		return t
+	}
+	return "/"
+}
+
+// noExt is GNU parallel's {.}, s:\.[^/.]*$::: the input without the
+// extension of its last path element ("a/b.tar.gz" → "a/b.tar", "a.d/b"
+// → "a.d/b"); as in parallel, a dot file is all extension (".bashrc" →
+// "", "d/.x" → "d/").
 func noExt(s string) string {
 	i := strings.LastIndexByte(s, '.')
-	if i <= 0 || strings.IndexByte(s[i:], '/') >= 0 || s[i-1] == '/' {
+	if i < 0 || strings.IndexByte(s[i:], '/') >= 0 {
 		return s
 	}
 	return s[:i]

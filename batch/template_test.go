@@ -39,10 +39,19 @@ func TestPathParts(t *testing.T) {
 		{"a", "a", "a", "."},
 		{"a.txt", "a", "a.txt", "."},
 		{"/a.txt", "/a", "a.txt", "/"},
-		{".hidden", ".hidden", ".hidden", "."},
+		// As GNU parallel 20221122 (checked live): {.} is s:\.[^/.]*$::,
+		// {/} s:.*/::, {//} perl's dirname.
+		{".hidden", "", ".hidden", "."},
 		{"d.x/f", "d.x/f", "f", "d.x"},
-		{"d/.f", "d/.f", ".f", "d"},
-		{"a/b/", "a/b/", "", "a/b"},
+		{"d/.f", "d/", ".f", "d"},
+		{"a/b/", "a/b/", "", "a"},
+		{"a//b", "a//b", "b", "a"},
+		{"//a", "//a", "a", "/"},
+		{"/", "/", "", "/"},
+		{".", "", ".", "."},
+		{"..", ".", "..", "."},
+		{"a/b.", "a/b", "b.", "a"},
+		{"a/b\nc/d", "a/b\nc/d", "b\nc/d", "a/b\nc"},
 		{"", "", "", "."},
 	} {
 		if got := noExt(tc.in); got != tc.noExt {
