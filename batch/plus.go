@@ -541,25 +541,5 @@ func appendPadded(b []byte, n, width int) []byte {
 	return append(b, s...)
 }
 
-// parallelQuote is GNU parallel's shell quoting (its Q): bare if made of
-// letters, digits and - _ . + /; ” if empty; else in single quotes, each
-// ' written '"'"', without an empty ” at either end.
-func parallelQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '+' || c == '/') {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	q := "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
-	q = strings.TrimPrefix(q, "''")
-	return strings.TrimSuffix(q, "''")
-}
+// parallelQuote is GNU parallel's shell quoting (its Q).
+func parallelQuote(s string) string { return string(appendShellQuote(nil, s)) }

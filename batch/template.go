@@ -582,28 +582,43 @@ func appendQuotedIn(b []byte, s string, q quoteState) []byte {
 	return appendShellQuote(b, s)
 }
 
-// appendShellQuote appends s quoted for sh: bare if it is made of safe
-// characters only, else in single quotes.
+// appendShellQuote appends s quoted for sh as GNU parallel quotes it
+// (its Q, as --dry-run and -t show it): bare if made of letters, digits
+// and - _ . + / only; ” if empty; else in single quotes, each ' written
+// '"'"', without an empty ” at either end.
 func appendShellQuote(b []byte, s string) []byte {
-	if s != "" && shellSafe(s) {
+	if s == "" {
+		return append(b, "''"...)
+	}
+	if shellSafe(s) {
 		return append(b, s...)
 	}
+	start := len(b)
 	b = append(b, '\'')
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\'' {
-			b = append(b, `'\''`...)
+			b = append(b, `'"'"'`...)
 		} else {
 			b = append(b, s[i])
 		}
 	}
-	return append(b, '\'')
+	b = append(b, '\'')
+	if q := b[start:]; len(q) > 2 && q[0] == '\'' && q[1] == '\'' {
+		b = append(b[:start], q[2:]...)
+	}
+	if q := b[start:]; len(q) > 2 && q[len(q)-1] == '\'' && q[len(q)-2] == '\'' {
+		b = b[:len(b)-2]
+	}
+	return b
 }
 
+// shellSafe reports whether s needs no quoting for sh in GNU parallel's
+// eyes: letters, digits, - _ . + / only.
 func shellSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '/' || c == ',' || c == ':' || c == '=' || c == '+' || c == '@' || c == '%') {
+			c == '-' || c == '_' || c == '.' || c == '/' || c == '+') {
 			return false
 		}
 	}

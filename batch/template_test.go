@@ -81,7 +81,15 @@ func TestShellQuote(t *testing.T) {
 		"abc":      "abc",
 		"a b":      "'a b'",
 		"":         "''",
-		"it's":     `'it'\''s'`,
+		"it's":     `'it'"'"'s'`, // GNU parallel's Q, as its --dry-run shows
+		"'":        `"'"`,
+		"''":       `"'"''"'"`,
+		"a'":       `'a'"'"`,
+		"'a":       `"'"'a'`,
+		"a,b":      "'a,b'",
+		"a:b":      "'a:b'",
+		"a+b":      "a+b",
+		"-x":       "-x",
 		"$HOME":    "'$HOME'",
 		"a/b.c-d_": "a/b.c-d_",
 	} {

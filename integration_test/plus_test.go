@@ -46,6 +46,9 @@ var plusCases = []struct {
 	{args: `-k --shellquote echo ::: 'a b' c`, stdout: "'echo '\"'\"'a b'\"'\"\n'echo c'\n"},
 	{args: `-k --shellquote --shellquote ::: 'a b'`, stdout: "\"'\"'a b'\"'\"\n"},
 	{args: `-k --shellquote ::: a b ::: 'c d'`, stdout: "'a c d'\n'b c d'\n"},
+	{args: `-k --shellquote echo {} x ::: "it's" a,b ''`, stdout: "'echo '\"'\"'it'\"'\"'\"'\"'\"'\"'\"'\"'s'\"'\"' x'\n'echo '\"'\"'a,b'\"'\"' x'\n'echo '\"'\"''\"'\"' x'\n"},
+	// The quoting --shellquote, --dry-run and -t show is parallel's Q.
+	{args: `-k --dry-run echo {} x ::: a,b "'" '' "a'b'" c=d`, stdout: "echo 'a,b' x\necho \"'\" x\necho '' x\necho 'a'\"'\"'b'\"'\" x\necho 'c=d' x\n"},
 	// --halt done=N: parallel's exit status is the number of failed
 	// jobs, but 101 when none failed (its min() skips the undefined
 	// count); done=N% the percentage failed, rounded up.
