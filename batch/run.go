@@ -185,7 +185,7 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 	if r.rec.results != nil {
 		r.rec.results.counts = r.counts
 	}
-	if r.needsTotal() && (spec.Pack != nil || r.pipe != nil) {
+	if pk := spec.Pack; r.needsTotal() && (pk != nil && (pk.Spread || pk.MaxChars > 0 || pk.MaxInputs == 0) || r.pipe != nil) {
 		// GNU parallel: {##} "is incompatible with -X/-m/--xargs" (it
 		// prints numbers that change as it goes), and --pipe with it dies.
 		return nil, specErr("Command", "{##} and {0#} (the number of jobs) cannot be combined with -X, -m, --xargs, -s or --pipe: the number of jobs is not known before they run")
@@ -266,6 +266,10 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 				return Summary{}, err
 			}
 			r.counts.total = len(all)
+			if pk := r.spec.Pack; pk != nil {
+				// -N N: GNU parallel counts ceil(inputs/N).
+				r.counts.total = (len(all) + pk.MaxInputs - 1) / pk.MaxInputs
+			}
 			src = &recordSource{rest: all}
 		}
 		if r.spec.Pack != nil {

@@ -24,6 +24,8 @@ var plusCases = []struct {
 }{
 	{args: `-k --plus echo {##} ::: a b c`, stdout: "3\n3\n3\n"},
 	{args: `-k --plus -n2 echo {##} {0#} ::: a b c d e`, stdout: "3 1\n3 2\n3 3\n"},
+	{args: `-k --plus -N2 echo {##} {1} ::: a b c`, stdout: "2 a\n2 c\n"},
+	{args: `-k --plus -L2 echo {##} ::: a b c`, stdout: "2\n2\n"},
 	{args: `-k --plus -j1 echo {##} {0#} {0%} ::: a b c d e f g h i j k`, stdout: "11 01 1\n11 02 1\n11 03 1\n11 04 1\n11 05 1\n11 06 1\n11 07 1\n11 08 1\n11 09 1\n11 10 1\n11 11 1\n"},
 	{args: `-k --plus -j 12 echo {0%} ::: a`, stdout: "01\n"},
 	{args: `-k --plus echo {##} {}`, stdin: "x\ny\n", stdout: "2 x\n2 y\n"},
