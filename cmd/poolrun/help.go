@@ -78,6 +78,9 @@ Inputs:
                         runs echo a only
   -C, --colsep REGEXP   split each input into columns, {1} {2} ...:
                         poolrun --colsep , echo {2} :::: table.csv
+  --csv                 each input is a CSV record (quoted fields may hold
+                        the separator, "" and newlines), split at --colsep
+                        (one character, default ,):  poolrun --csv echo {2} :::: t.csv
   --header :            the first line of each source names its columns,
                         {NAME} takes one (--colsep defaults to TAB); a
                         number is that many header lines:

@@ -314,9 +314,10 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 	}
 	var files []*os.File
 	colsep := o.colsep
-	if colsep == nil && o.header != "" {
+	if colsep == nil && o.header != "" && !o.csv {
 		colsep = tabs // GNU parallel's default --colsep with --header
 	}
+	split := colsep != nil || o.csv // the inputs are split into columns
 	known := true
 	var groups [][]batch.Source // sources paired up (:::+), multiplied with each other
 	sources := o.sources
@@ -339,15 +340,27 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 			files = append(files, f)
 			src = batch.Lines(spec.file, f, o.delim)
 		}
+		if o.csv && !spec.isArgs {
+			src = csvRecords(src, o.delim) // a quoted field may span lines
+		}
 		src = o.shapeSource(src)
-		if colsep != nil {
+		switch {
+		case o.csv:
+			sep := byte(',')
+			if o.colsep != nil {
+				sep = o.colsepAs[0]
+			}
+			src = csvColumns(src, sep)
+		case colsep != nil:
 			src = batch.Columns(src, colsep)
 		}
 		switch {
 		case o.trim != "":
 			src = trimmed(src, o.trim)
-		case colsep != nil:
-			src = trimmed(src, "lr") // GNU parallel: --colsep implies --trim rl
+		case o.colsep != nil || colsep != nil && !o.csv:
+			// GNU parallel: --colsep implies --trim rl (but --csv's
+			// default separator does not: parallel sets it after).
+			src = trimmed(src, "lr")
 		}
 		if o.headerLines() > 0 {
 			// Outside --pipe, GNU parallel's header is the first line
@@ -358,7 +371,7 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 				return nil, nil, nil, err
 			}
 			names = append(names, h...)
-		} else if colsep == nil {
+		} else if !split {
 			names = append(names, strconv.Itoa(len(names)+1))
 		} else {
 			known = false // as many columns as each line has
