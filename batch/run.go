@@ -460,12 +460,13 @@ type tally struct {
 	finished atomic.Int64
 	skipped  atomic.Int64
 
-	mu       sync.Mutex
-	done     int
-	failed   int
-	stopped  int
-	halted   bool
-	haltExit int // the exit status of the job that made the batch halt
+	mu         sync.Mutex
+	done       int
+	failed     int
+	stopped    int
+	halted     bool
+	haltExit   int // the exit status of the job that made the batch halt
+	haltFailed int // the jobs that had failed when it halted
 }
 
 // count records a finished job and reports whether it makes the batch
@@ -483,6 +484,7 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 	}
 	if !t.halted && h.reached(t.done, t.failed, total, int(t.started.Load())) {
 		t.halted = true
+		t.haltFailed = t.failed
 		t.haltExit = j.exit
 		if j.sig != 0 {
 			t.haltExit = 128 + j.sig
@@ -524,6 +526,7 @@ func (t *tally) setHalted(j *job) {
 		return
 	}
 	t.halted = true
+	t.haltFailed = t.failed
 	t.haltExit = j.exit
 	if j.sig != 0 {
 		t.haltExit = 128 + j.sig
@@ -533,7 +536,7 @@ func (t *tally) setHalted(j *job) {
 func (t *tally) summary() Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted, HaltExit: t.haltExit}
+	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted, HaltExit: t.haltExit, HaltFailed: t.haltFailed}
 }
 
 func (t *tally) failedNow() int {

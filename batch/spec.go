@@ -299,6 +299,10 @@ type Summary struct {
 	// HaltExit is the exit status of the job whose end made the batch
 	// halt (128+N if a signal N killed it), when Halted.
 	HaltExit int
+	// HaltFailed is how many jobs had failed when the batch halted (jobs
+	// still running then may fail later: GNU parallel's exit status with
+	// --halt is fixed when it halts).
+	HaltFailed int
 }
 
 // ErrOutputClosed means Stdout is a closed pipe (poolrun ... | head): Run

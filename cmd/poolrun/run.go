@@ -196,13 +196,15 @@ func runBatch(o *options, log hclog.Logger) int {
 // parallel counts it: over exit 0 6 0 0, now,fail=50% exits 25); and for
 // a fail=N or done=N that stopped the run, the number that failed — or
 // 101 when none did (parallel takes the smaller of its count of failures,
-// not set then, and 101, and its min() skips what is not set).
+// not set then, and 101, and its min() skips what is not set). When the
+// run halted, the failures are those counted then: parallel fixes its
+// status there, and jobs still running that fail later do not change it.
 func exitStatus(sum batch.Summary, h *batch.Halt) int {
-	pct := func(total int) int {
+	pct := func(failed, total int) int {
 		if total == 0 {
 			return 0
 		}
-		return int(math.Ceil(float64(sum.Failed) / float64(total) * 100))
+		return int(math.Ceil(float64(failed) / float64(total) * 100))
 	}
 	switch {
 	case h.When == batch.HaltNever:
@@ -210,10 +212,15 @@ func exitStatus(sum batch.Summary, h *batch.Halt) int {
 		return 0
 	case sum.Halted && h.Percent == 0 && h.Count == 1:
 		return min(sum.HaltExit, 255)
+	case sum.Halted && h.Percent > 0:
+		// Fixed when it halted: jobs that fail after do not count.
+		return pct(sum.HaltFailed, sum.Inputs)
 	case h.Percent > 0:
-		return pct(sum.Inputs)
-	case sum.Halted && sum.Failed == 0:
+		return pct(sum.Failed, sum.Inputs)
+	case sum.Halted && sum.HaltFailed == 0:
 		return 101
+	case sum.Halted:
+		return min(sum.HaltFailed, 101)
 	}
 	if sum.Failed > 100 {
 		return 101
