@@ -71,7 +71,7 @@ func parseCommandFor(words []string, spec *Spec) (*command, error) {
 	}
 	anyRepl := false
 	for _, w := range words {
-		t, err := parseTemplateWith(w, repl)
+		t, err := parseTemplateWith(w, repl, spec.Plus)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 			argv = append(argv, c.lits[i])
 		case t.whole() && len(v.args) != 1:
 			for _, a := range v.args {
-				argv = append(argv, t.parts[0].kind.apply(a))
+				argv = append(argv, t.parts[0].apply(a))
 			}
 		case !v.context && t.context && len(v.args) > 1:
 			// {} in a word with several arguments: the words the shell
@@ -148,7 +148,8 @@ func (c *command) build(v *jobVars, buf *[]byte) (path string, argv []string) {
 		case v.context && t.context && len(v.args) > 1:
 			// Context replace: the word once per argument, each its own.
 			for _, a := range v.args {
-				one := jobVars{args: []string{a}, seq: v.seq, slot: v.slot}
+				one := *v
+				one.args, one.context = []string{a}, false
 				b := t.render((*buf)[:0], &one, false)
 				*buf = b
 				argv = append(argv, string(b))
@@ -295,7 +296,7 @@ func (t *template) splitRender(argv []string, v *jobVars) []string {
 	var cur []byte
 	for i := range t.parts {
 		p := &t.parts[i]
-		if p.kind == pLit || p.col > 0 || p.kind == pSeq || p.kind == pSlot {
+		if p.kind == pLit || p.col > 0 || p.kind.perJob() {
 			cur = renderParts(cur, t.parts[i:i+1], v, false)
 			continue
 		}
@@ -304,7 +305,7 @@ func (t *template) splitRender(argv []string, v *jobVars) []string {
 				argv = append(argv, string(cur))
 				cur = cur[:0]
 			}
-			cur = append(cur, p.kind.apply(a)...)
+			cur = append(cur, p.apply(a)...)
 		}
 	}
 	return append(argv, string(cur))

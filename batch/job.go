@@ -59,7 +59,7 @@ func (r *batchRun) passive(it item, slot int) bool {
 	if r.spec.DryRun {
 		j := &job{seq: it.seq, input: it.input(), args: it.args, dry: true, slot: slot}
 		var buf []byte
-		v := &jobVars{args: it.args, seq: it.seq, slot: slot, context: it.context}
+		v := r.counts.vars(it.args, it.seq, slot, it.context)
 		j.path, j.argv = r.cmd.build(v, &buf)
 		j.shown = r.cmd.shellLine(v)
 		r.finish(j)
@@ -88,8 +88,17 @@ func (r *batchRun) runJob(w *slotWorker, it item) {
 	if it.blk != nil {
 		j.sent = it.blk.size()
 	}
-	v := &jobVars{args: it.args, seq: it.seq, slot: w.slot, context: it.context}
+	v := r.counts.vars(it.args, it.seq, w.slot, it.context)
 	j.path, j.argv = r.cmd.build(v, &w.buf)
+	if n := r.spec.ShellQuote; n > 0 {
+		// GNU parallel's --shellquote: the job prints its command line,
+		// quoted n times, instead of running it.
+		line := r.cmd.shellLine(v)
+		for range n {
+			line = parallelQuote(line)
+		}
+		j.path, j.argv = r.cmd.shellPath, []string{r.cmd.shellName, "-c", `printf '%s\n' "$1"`, r.cmd.shellName, line}
+	}
 	if r.spec.Verbose {
 		j.shown = r.cmd.shellLine(v)
 	}

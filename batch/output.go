@@ -232,7 +232,7 @@ func (p *printer) flush(out *bufio.Writer) {
 
 func (p *printer) tag(j *job) []byte {
 	if t := p.r.tagString; t != nil {
-		return append(t.render(nil, &jobVars{args: j.args, seq: j.seq, slot: j.slot}, false), '\t')
+		return append(t.render(nil, p.r.counts.vars(j.args, j.seq, j.slot, false), false), '\t')
 	}
 	if !p.r.spec.Tag {
 		return nil

@@ -146,7 +146,7 @@ func FuzzParseReplace(f *testing.F) {
 		if repl == "" {
 			return
 		}
-		tm, err := parseTemplateWith(s, repl)
+		tm, err := parseTemplateWith(s, repl, false)
 		if err != nil {
 			return
 		}

@@ -37,6 +37,8 @@ type results struct {
 	table *bufio.Writer // resultsTable
 	file  *os.File      // the table's file; nil on Stdout
 	width int           // the table's V columns, fixed by its first record
+
+	counts *runCounts // --plus {##} {0#} {0%} in a template
 }
 
 // newResults makes the Results directory or table file. A path ending in
@@ -68,7 +70,7 @@ func newResults(spec *Spec) (*results, error) {
 		res.table = bufio.NewWriterSize(w, 64<<10)
 		return res, nil
 	}
-	t, err := parseTemplate(name)
+	t, err := parseTemplateWith(name, "", spec.Plus)
 	if err != nil {
 		return nil, specErr("Results", "%v", err)
 	}
@@ -101,7 +103,7 @@ func (res *results) save(j *job) error {
 		}
 		out, errPath, seqPath = dir+"stdout", dir+"stderr", dir+"seq"
 	case resultsTemplate:
-		p := string(res.tmpl.render(nil, &jobVars{args: j.args, seq: j.seq, slot: j.slot}, false))
+		p := string(res.tmpl.render(nil, res.counts.vars(j.args, j.seq, j.slot, false), false))
 		if strings.HasSuffix(p, "/") {
 			out, errPath, seqPath = p+"stdout", p+"stderr", p+"seq"
 		} else {

@@ -77,6 +77,24 @@ type batchRun struct {
 
 	errMu sync.Mutex
 	err   error // the first error that stopped the batch (fail)
+
+	counts *runCounts // what --plus's {##} {0#} {0%} render
+}
+
+// runCounts are the batch's values of --plus's {##} {0#} {0%}: the
+// number of jobs (counted before the first starts, when a template
+// needs it) and of slots.
+type runCounts struct {
+	total, slots int
+}
+
+// vars is what a job's templates are rendered with.
+func (c *runCounts) vars(args []string, seq, slot int, context bool) *jobVars {
+	v := &jobVars{args: args, seq: seq, slot: slot, context: context}
+	if c != nil {
+		v.total, v.slots = c.total, c.slots
+	}
+	return v
 }
 
 func newRun(spec *Spec) (_ *batchRun, err error) {
@@ -110,7 +128,7 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 		r.cmd.appendIn = false // the input is on stdin; {} is empty
 	}
 	if spec.TagString != "" {
-		t, err := parseTemplate(spec.TagString)
+		t, err := parseTemplateWith(spec.TagString, "", spec.Plus)
 		if err != nil {
 			return nil, &SpecError{Field: "TagString", Err: err}
 		}
@@ -162,6 +180,15 @@ func newRun(spec *Spec) (_ *batchRun, err error) {
 		if r.parts, err = openParts(spec.Pipe.Files, r.pipe, r.sched.limit); err != nil {
 			return nil, err
 		}
+	}
+	r.counts = &runCounts{slots: r.sched.limit}
+	if r.rec.results != nil {
+		r.rec.results.counts = r.counts
+	}
+	if pk := spec.Pack; r.needsTotal() && (pk != nil && (pk.Spread || pk.MaxChars > 0 || pk.MaxInputs == 0) || r.pipe != nil) {
+		// GNU parallel: {##} "is incompatible with -X/-m/--xargs" (it
+		// prints numbers that change as it goes), and --pipe with it dies.
+		return nil, specErr("Command", "{##} and {0#} (the number of jobs) cannot be combined with -X, -m, --xargs, -s or --pipe: the number of jobs is not known before they run")
 	}
 	r.procs = newProcs(r.sched.limit)
 	r.out = newPrinter(spec, r, maxHeld)
@@ -231,6 +258,20 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 		in = r.sched.feedBlocks(r)
 	} else {
 		src := r.inputs()
+		if r.needsTotal() {
+			// {##} and {0#}: every job is counted before the first starts,
+			// as GNU parallel reads every input first for them.
+			all, err := readAll(src)
+			if err != nil {
+				return Summary{}, err
+			}
+			r.counts.total = len(all)
+			if pk := r.spec.Pack; pk != nil {
+				// -N N: GNU parallel counts ceil(inputs/N).
+				r.counts.total = (len(all) + pk.MaxInputs - 1) / pk.MaxInputs
+			}
+			src = &recordSource{rest: all}
+		}
 		if r.spec.Pack != nil {
 			src = newPackSource(src, *r.spec.Pack, r.cmd, r.sched.limit)
 		}
@@ -304,6 +345,41 @@ func (r *batchRun) run(ctx context.Context) (Summary, error) {
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
 	return sum, r.err
+}
+
+// needsTotal reports whether a template renders the number of jobs
+// ({##} or {0#}, with Plus).
+func (r *batchRun) needsTotal() bool {
+	if !r.spec.Plus {
+		return false
+	}
+	ts := append([]template(nil), r.cmd.args...)
+	if r.tagString != nil {
+		ts = append(ts, *r.tagString)
+	}
+	if res := r.rec.results; res != nil && res.kind == resultsTemplate {
+		ts = append(ts, res.tmpl)
+	}
+	for _, t := range ts {
+		for _, p := range t.parts {
+			if p.kind == pTotal || p.kind == pSeq0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// recordSource is a Source of records read already.
+type recordSource struct{ rest [][]string }
+
+func (s *recordSource) Next() ([]string, error) {
+	if len(s.rest) == 0 {
+		return nil, io.EOF
+	}
+	rec := s.rest[0]
+	s.rest = s.rest[1:]
+	return rec, nil
 }
 
 // inputs is the batch's Source.
@@ -384,12 +460,13 @@ type tally struct {
 	finished atomic.Int64
 	skipped  atomic.Int64
 
-	mu       sync.Mutex
-	done     int
-	failed   int
-	stopped  int
-	halted   bool
-	haltExit int // the exit status of the job that made the batch halt
+	mu         sync.Mutex
+	done       int
+	failed     int
+	stopped    int
+	halted     bool
+	haltExit   int // the exit status of the job that made the batch halt
+	haltFailed int // the jobs that had failed when it halted
 }
 
 // count records a finished job and reports whether it makes the batch
@@ -407,6 +484,7 @@ func (t *tally) count(j *job, h *Halt, total int) (halt bool) {
 	}
 	if !t.halted && h.reached(t.done, t.failed, total, int(t.started.Load())) {
 		t.halted = true
+		t.haltFailed = t.failed
 		t.haltExit = j.exit
 		if j.sig != 0 {
 			t.haltExit = 128 + j.sig
@@ -448,6 +526,7 @@ func (t *tally) setHalted(j *job) {
 		return
 	}
 	t.halted = true
+	t.haltFailed = t.failed
 	t.haltExit = j.exit
 	if j.sig != 0 {
 		t.haltExit = 128 + j.sig
@@ -457,7 +536,7 @@ func (t *tally) setHalted(j *job) {
 func (t *tally) summary() Summary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted, HaltExit: t.haltExit}
+	return Summary{Started: int(t.started.Load()), Failed: t.failed, Skipped: int(t.skipped.Load()), Stopped: t.stopped, Halted: t.halted, HaltExit: t.haltExit, HaltFailed: t.haltFailed}
 }
 
 func (t *tally) failedNow() int {

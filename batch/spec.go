@@ -38,6 +38,19 @@ type Spec struct {
 	// instead of {} (GNU parallel's -I); {} is then plain text. The other
 	// replacement strings ({.} {#} ...) are unchanged.
 	Replace string
+	// Plus adds GNU parallel's --plus replacement strings, in Command,
+	// TagString and Results: {+/} {+.} {+..} {+...} {..} {...} {/..}
+	// {/...}, {##} (the number of jobs: every input is read before the
+	// first job starts), {0#} {0%} (zero-padded {#} and {%}), and the
+	// bash-like {:-str} {:N} {:N:M} {#re} {##re} {%re} {%%re} {/re/str}
+	// {//re/str} {/#re/str} {/%re/str} {^re} {^^re} {,re} {,,re}, each
+	// with a positional form ({2+.}, {-1:-x}) but for the job's values.
+	// Regular expressions are Go's (RE2).
+	Plus bool
+	// ShellQuote, if more than 0, makes each job print its command line
+	// (as DryRun shows it) quoted for the shell that many times, instead
+	// of running it (GNU parallel's --shellquote, given ShellQuote times).
+	ShellQuote int
 
 	// Jobs is the most jobs run at once. 0: the cap's size if Cap is
 	// set or inherited, else the number of CPUs. AsManyAsPossible: as
@@ -286,6 +299,10 @@ type Summary struct {
 	// HaltExit is the exit status of the job whose end made the batch
 	// halt (128+N if a signal N killed it), when Halted.
 	HaltExit int
+	// HaltFailed is how many jobs had failed when the batch halted (jobs
+	// still running then may fail later: GNU parallel's exit status with
+	// --halt is fixed when it halts).
+	HaltFailed int
 }
 
 // ErrOutputClosed means Stdout is a closed pipe (poolrun ... | head): Run

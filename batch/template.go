@@ -30,8 +30,10 @@ type part struct {
 	col  int  // the input's column (argument) a replacement string takes, from 1; 0: all of them
 	back bool // col counts from the last argument ({-1} is the last)
 	lit  string
-	q    quoteState // shell mode: the quoting the replacement string sits in
-	esc  bool       // shell mode: a backslash right before it escapes its first byte
+	fn   func(string) string // pFunc: the value of one argument (--plus)
+	src  string              // --plus: the replacement string as written
+	q    quoteState          // shell mode: the quoting the replacement string sits in
+	esc  bool                // shell mode: a backslash right before it escapes its first byte
 }
 
 // quoteState is where a replacement string sits in shell code: bare, or
@@ -130,7 +132,18 @@ const (
 	pBaseNoEx          // {/.}  basename without extension
 	pSeq               // {#}   job number, from 1
 	pSlot              // {%}   slot number, 1..-j
+	pFunc              // --plus: part.fn of the argument ({+.}, {:-x}, ...)
+	pTotal             // --plus {##}: the number of jobs
+	pSeq0              // --plus {0#}: {#} zero-padded to the width of {##}
+	pSlot0             // --plus {0%}: {%} zero-padded to the width of -j
 )
+
+// perJob reports whether k is a value of the job rather than of an
+// argument ({#} {%} {##} {0#} {0%}): rendered once, never repeated per
+// argument.
+func (k partKind) perJob() bool {
+	return k == pSeq || k == pSlot || k == pTotal || k == pSeq0 || k == pSlot0
+}
 
 var replNames = map[string]partKind{
 	"": pInput, ".": pNoExt, "/": pBase, "//": pDir, "/.": pBaseNoEx, "#": pSeq, "%": pSlot,
@@ -150,14 +163,24 @@ func negativeRepl(s string) bool { return len(s) > 1 && s[0] == '-' && s[1] >= '
 // parseTemplate splits s into literal text and replacement strings. It
 // fails on a '{' that ends the argument or starts an unterminated or
 // unknown replacement string, naming what is wrong.
-func parseTemplate(s string) (template, error) { return parseTemplateWith(s, "") }
+func parseTemplate(s string) (template, error) { return parseTemplateWith(s, "", false) }
 
 // parseTemplateWith is parseTemplate with repl, if set, standing for {}
-// (GNU parallel's -I): {} is then plain text.
-func parseTemplateWith(s, repl string) (template, error) {
+// (GNU parallel's -I): {} is then plain text; plus: with GNU parallel's
+// --plus replacement strings too.
+func parseTemplateWith(s, repl string, plus bool) (template, error) {
 	if repl != "" && repl != "{}" {
-		return parseCustom(s, repl)
+		return parseCustom(s, repl, plus)
 	}
+	if plus {
+		return parsePlus(s)
+	}
+	return parseBasic(s, true)
+}
+
+// parseBasic parses s for the replacement strings of GNU parallel
+// without --plus; plusHint: an error for a --plus one says to add --plus.
+func parseBasic(s string, plusHint bool) (template, error) {
 	var t template
 	lit := strings.Builder{}
 	var stack []byte // shell quoting at the start of lit
@@ -197,6 +220,9 @@ func parseTemplateWith(s, repl string) (template, error) {
 			// {N}, {N.}, {N/}, {N//}, {N/.}: the N-th argument of the job.
 			n, err := strconv.Atoi(name[:d])
 			if err != nil || n < 1 || name[0] == '0' {
+				if plusHint && isPlus(s[i:i+end+2]) {
+					return t, fmt.Errorf("{%s} in %q is a --plus replacement string: add --plus (without it, GNU parallel reads it otherwise)", name, s)
+				}
 				return t, fmt.Errorf("{%s} in %q: positional replacement strings count from {1}", name, s)
 			}
 			col, name = n, name[d:]
@@ -208,6 +234,9 @@ func parseTemplateWith(s, repl string) (template, error) {
 		if !ok {
 			if strings.HasPrefix(name, "=") {
 				return t, fmt.Errorf("{%s} in %q: perl expressions {=...=} are not supported", s[i+1:i+1+end], s)
+			}
+			if plusHint && isPlus(s[i:i+end+2]) {
+				return t, fmt.Errorf("{%s} in %q is a --plus replacement string: add --plus (without it, GNU parallel passes it on as text)", s[i+1:i+1+end], s)
 			}
 			return t, fmt.Errorf("unknown replacement string {%s} in %q: use {} {.} {/} {//} {/.} {#} {%%}, or {1} {2.} ... for one argument of several", s[i+1:i+1+end], s)
 		}
@@ -231,7 +260,7 @@ func parseTemplateWith(s, repl string) (template, error) {
 // parseCustom parses s where repl stands for the input and {} is plain
 // text: each piece between repls is parsed for the other replacement
 // strings with "{}" kept as text.
-func parseCustom(s, repl string) (template, error) {
+func parseCustom(s, repl string, plus bool) (template, error) {
 	var t template
 	pieces := strings.Split(s, repl)
 	for i, piece := range pieces {
@@ -246,7 +275,7 @@ func parseCustom(s, repl string) (template, error) {
 			if sub == "" {
 				continue
 			}
-			pt, err := parseTemplate(sub)
+			pt, err := parseTemplateWith(sub, "", plus)
 			if err != nil {
 				return t, err
 			}
@@ -308,9 +337,11 @@ func (t *template) literal() (string, bool) {
 
 // jobVars is what a template is rendered with.
 type jobVars struct {
-	args []string // the job's arguments: one per input source (several with ::: a ::: b)
-	seq  int
-	slot int
+	args  []string // the job's arguments: one per input source (several with ::: a ::: b)
+	seq   int
+	slot  int
+	total int // --plus {##}: the number of jobs (0: not counted)
+	slots int // --plus {0%}: the number of slots (-j)
 	// context: the job holds several inputs (Packing.Context): a word
 	// with {} is repeated for each argument.
 	context bool
@@ -339,7 +370,8 @@ func (t *template) renderContext(b []byte, v *jobVars, quote bool) []byte {
 			if i > 0 {
 				b = append(b, ' ')
 			}
-			one := jobVars{args: []string{a}, seq: v.seq, slot: v.slot}
+			one := *v
+			one.args, one.context = []string{a}, false
 			b = renderParts(b, sp.parts, &one, quote)
 		}
 	}
@@ -365,7 +397,7 @@ func (t *template) splitSpans() {
 				blank = false
 			}
 			cur.parts = append(cur.parts, p)
-			if p.col == 0 && p.kind != pSeq && p.kind != pSlot {
+			if p.col == 0 && !p.kind.perJob() {
 				cur.context = true
 			}
 			continue
@@ -404,6 +436,15 @@ func renderParts(b []byte, parts []part, v *jobVars, quote bool) []byte {
 		case pSlot:
 			b = strconv.AppendInt(b, int64(v.slot), 10)
 			continue
+		case pTotal:
+			b = strconv.AppendInt(b, int64(v.total), 10)
+			continue
+		case pSeq0:
+			b = appendPadded(b, v.seq, padWidth(v.total))
+			continue
+		case pSlot0:
+			b = appendPadded(b, v.slot, padWidth(v.slots))
+			continue
 		}
 		if p.col > 0 {
 			a := ""
@@ -413,14 +454,14 @@ func renderParts(b []byte, parts []part, v *jobVars, quote bool) []byte {
 			case !p.back && p.col <= len(v.args):
 				a = v.args[p.col-1]
 			}
-			b = appendValue(b, p.kind.apply(a), p.q, quote)
+			b = appendValue(b, p.apply(a), p.q, quote)
 			continue
 		}
 		for j, a := range v.args {
 			if j > 0 {
 				b = append(b, ' ')
 			}
-			b = appendValue(b, p.kind.apply(a), p.q, quote)
+			b = appendValue(b, p.apply(a), p.q, quote)
 		}
 	}
 	return b
@@ -435,9 +476,11 @@ func appendValue(b []byte, r string, q quoteState, quote bool) []byte {
 	return append(b, r...)
 }
 
-// apply is the replacement string's modifier applied to one argument.
-func (k partKind) apply(a string) string {
-	switch k {
+// apply is the replacement string's value for one argument.
+func (p *part) apply(a string) string {
+	switch p.kind {
+	case pFunc:
+		return p.fn(a)
 	case pNoExt:
 		return noExt(a)
 	case pBase:
@@ -454,34 +497,68 @@ func (k partKind) apply(a string) string {
 // the arguments ({} or {.} alone): in a direct command it stands for one
 // word per argument, as the shell would split it.
 func (t *template) whole() bool {
-	return len(t.parts) == 1 && t.parts[0].kind != pLit && t.parts[0].kind != pSeq && t.parts[0].kind != pSlot && t.parts[0].col == 0
+	return len(t.parts) == 1 && t.parts[0].kind != pLit && !t.parts[0].kind.perJob() && t.parts[0].col == 0
 }
 
-// base is GNU parallel's {/}: the input after its last '/'.
+// base is GNU parallel's {/}, s:.*/::: the input after its last '/' —
+// of the first line that has one, as perl's '.' stops at a newline.
 func base(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
+	start := 0
+	for {
+		line := s[start:]
+		end := strings.IndexByte(line, '\n')
+		if end >= 0 {
+			line = line[:end]
+		}
+		if i := strings.LastIndexByte(line, '/'); i >= 0 {
+			return s[:start] + s[start+i+1:]
+		}
+		if end < 0 {
+			return s
+		}
+		start += end + 1
 	}
-	return s
 }
 
-// dir is GNU parallel's {//}: the input before its last '/' ("." if none).
+// dir is GNU parallel's {//}, perl's File::Basename::dirname: the input
+// before its last '/' ("." if none, "/" for the root), trailing slashes
+// ignored ("a/b/" → "a") and taken off ("a//b" → "a").
 func dir(s string) string {
-	i := strings.LastIndexByte(s, '/')
-	switch {
-	case i < 0:
-		return "."
-	case i == 0:
-		return "/"
+	d, b := fileparse(s)
+	d = stripSep(d)
+	if b == "" {
+		d, _ = fileparse(d)
+		d = stripSep(d)
 	}
-	return s[:i]
+	return d
 }
 
-// noExt is GNU parallel's {.}: the input without the extension of its
-// last path element ("a/b.tar.gz" → "a/b.tar", "a.d/b" → "a.d/b").
+// fileparse is File::Basename's split of a path: up to its last '/'
+// ("./" if none), and the rest.
+func fileparse(s string) (dir, base string) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "./", s
+	}
+	return s[:i+1], s[i+1:]
+}
+
+// stripSep is File::Basename's s{(.)/*\z}{$1}s: trailing slashes off,
+// but for the first byte.
+func stripSep(d string) string {
+	if t := strings.TrimRight(d, "/"); t != "" || d == "" {
+		return t
+	}
+	return "/"
+}
+
+// noExt is GNU parallel's {.}, s:\.[^/.]*$::: the input without the
+// extension of its last path element ("a/b.tar.gz" → "a/b.tar", "a.d/b"
+// → "a.d/b"); as in parallel, a dot file is all extension (".bashrc" →
+// "", "d/.x" → "d/").
 func noExt(s string) string {
 	i := strings.LastIndexByte(s, '.')
-	if i <= 0 || strings.IndexByte(s[i:], '/') >= 0 || s[i-1] == '/' {
+	if i < 0 || strings.IndexByte(s[i:], '/') >= 0 {
 		return s
 	}
 	return s[:i]
@@ -505,28 +582,43 @@ func appendQuotedIn(b []byte, s string, q quoteState) []byte {
 	return appendShellQuote(b, s)
 }
 
-// appendShellQuote appends s quoted for sh: bare if it is made of safe
-// characters only, else in single quotes.
+// appendShellQuote appends s quoted for sh as GNU parallel quotes it
+// (its Q, as --dry-run and -t show it): bare if made of letters, digits
+// and - _ . + / only; ” if empty; else in single quotes, each ' written
+// '"'"', without an empty ” at either end.
 func appendShellQuote(b []byte, s string) []byte {
-	if s != "" && shellSafe(s) {
+	if s == "" {
+		return append(b, "''"...)
+	}
+	if shellSafe(s) {
 		return append(b, s...)
 	}
+	start := len(b)
 	b = append(b, '\'')
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\'' {
-			b = append(b, `'\''`...)
+			b = append(b, `'"'"'`...)
 		} else {
 			b = append(b, s[i])
 		}
 	}
-	return append(b, '\'')
+	b = append(b, '\'')
+	if q := b[start:]; len(q) > 2 && q[0] == '\'' && q[1] == '\'' {
+		b = append(b[:start], q[2:]...)
+	}
+	if q := b[start:]; len(q) > 2 && q[len(q)-1] == '\'' && q[len(q)-2] == '\'' {
+		b = b[:len(b)-2]
+	}
+	return b
 }
 
+// shellSafe reports whether s needs no quoting for sh in GNU parallel's
+// eyes: letters, digits, - _ . + / only.
 func shellSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '/' || c == ',' || c == ':' || c == '=' || c == '+' || c == '@' || c == '%') {
+			c == '-' || c == '_' || c == '.' || c == '/' || c == '+') {
 			return false
 		}
 	}

@@ -35,6 +35,7 @@ var parallelCases = []struct {
 	{`-k --tag echo ::: a b ::: 1`, "a 1\ta 1\nb 1\tb 1\n"},
 	{`-k echo {1.} {2/} {2//} {2/.} ::: a.tar.gz ::: d/e.txt`, "a.tar e.txt d e\n"},
 	{`-k echo {} ::: a ::: 'b c'`, "a b c\n"},
+	{`-k echo [{.}] [{/.}] [{//}] ::: .hidden d/.f a/b/ a//b`, "[] [] [.]\n[d/] [] [d]\n[a/b/] [] [a]\n[a//b] [b] [a]\n"},
 	{`-k echo {3} ::: a ::: b`, "\n"},
 	{`-k 'echo [{2}] {1}' ::: a ::: 'x y'`, "[x y] a\n"},
 	// Inputs per job, columns.

@@ -28,9 +28,13 @@ type options struct {
 	noArgs   bool         // -n 0, -N 0: a job per input, without its arguments
 	pack     packOptions  // -X, -m, --xargs, -L, -s, -N: several inputs per job (pack.go)
 	colsep   *regexp.Regexp
-	delim    byte // input separator: '\n', 0 with -0, or -d
+	colsepAs string // --colsep as written
+	csv      bool   // --csv: each input is a CSV record
+	delim    byte   // input separator: '\n', 0 with -0, or -d
 	command  []string
 	quote    bool // -q: the command's words as they are, not joined into shell code
+	plus     bool // --plus: GNU parallel's extra replacement strings
+	shellQ   int  // --shellquote, as many times as given
 	verbose  bool // -t: each command on stderr as it starts
 	echo     bool // -v: each command on stdout, before its output
 	workdir  string
@@ -141,7 +145,7 @@ var flagSpecs = []flagSpec{
 		if err != nil || v == "" {
 			return usagef("--colsep %q: want a regular expression that separates an input's columns (--colsep , or --colsep '\\t'): %v", v, err)
 		}
-		o.colsep = re
+		o.colsep, o.colsepAs = re, v
 		return nil
 	}},
 	{[]string{"-0", "--null"}, "", func(o *options, _ string) error { o.delim = 0; return nil }},
@@ -408,6 +412,12 @@ func (o *options) check() error {
 	}
 	if (o.resume || o.resumeFailed) && o.joblog == "" {
 		return usagef("--resume needs --joblog FILE (the log of the earlier run)")
+	}
+	if o.csv && o.colsep != nil && len(o.colsepAs) != 1 {
+		return usagef("--csv --colsep %q: with --csv the separator is one character (--colsep ';'; a TAB typed as $'\\t')", o.colsepAs)
+	}
+	if o.csv && o.pipe.on() {
+		return usagef("--csv with --pipe or --pipepart (blocks of whole CSV records) is not supported: use --pipe without --csv, or --csv on lines")
 	}
 	if o.ungroup && (o.lineBuffer || o.keepOrder || o.tag) {
 		return usagef("-u (ungrouped output) cannot be combined with -k, --line-buffer or --tag")

@@ -33,6 +33,12 @@ Replacement strings (GNU parallel's):
   {/.}  basename without extension     b.tar
   {#}   job number (1, 2, ...)         poolrun echo {#} ::: a b   -> 1, 2
   {%}   slot number (1..-j)            poolrun -j 2 echo {%} ::: a b c
+  --plus  GNU parallel's extra ones: {+/} {+.} {+..} {+...} {..} {...} {/..}
+        {/...}, {##} (the number of jobs), {0#} {0%} (zero-padded), and
+        {:-str} {:N} {:N:M} {#re} {##re} {%re} {%%re} {/re/str} {//re/str}
+        {^re} {^^re} {,re} {,,re}:  poolrun --plus echo {..} {+..} ::: a.tar.gz
+  --shellquote, --shell-quote, --shell_quote
+        print each command line quoted for the shell instead of running it
 
 Inputs:
   -a, --arg-file FILE   read inputs from FILE (repeatable: files are read in
@@ -72,6 +78,9 @@ Inputs:
                         runs echo a only
   -C, --colsep REGEXP   split each input into columns, {1} {2} ...:
                         poolrun --colsep , echo {2} :::: table.csv
+  --csv                 each input is a CSV record (quoted fields may hold
+                        the separator, "" and newlines), split at --colsep
+                        (one character, default ,):  poolrun --csv echo {2} :::: t.csv
   --header :            the first line of each source names its columns,
                         {NAME} takes one (--colsep defaults to TAB); a
                         number is that many header lines:

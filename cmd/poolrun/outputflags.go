@@ -36,6 +36,9 @@ var outputFlags = []flagSpec{
 		}
 		return nil
 	}},
+	{[]string{"--shellquote", "--shell-quote", "--shell_quote"}, "", func(o *options, _ string) error { o.shellQ++; return nil }},
+	{[]string{"--csv"}, "", func(o *options, _ string) error { o.csv = true; return nil }},
+	{[]string{"--plus"}, "", func(o *options, _ string) error { o.plus = true; return nil }},
 	{[]string{"--tagstring", "--ctagstring"}, "STR", func(o *options, v string) error { o.tagString = v; return nil }},
 	{[]string{"--files", "--output-as-files", "--outputasfiles"}, "", func(o *options, _ string) error { o.files = true; return nil }},
 	{[]string{"--tmpdir", "--tempdir"}, "DIR", func(o *options, v string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"regexp"
@@ -47,36 +48,38 @@ func runBatch(o *options, log hclog.Logger) int {
 	}
 	command := commandWords(words, o.quote)
 	spec := batch.Spec{
-		Command:   command,
-		Shell:     shell,
-		Direct:    o.quote,
-		Inputs:    src,
-		Pack:      o.packing(),
-		Replace:   o.pack.replace,
-		KeepOrder: o.keepOrder,
-		Tag:       o.tag,
-		TagString: tagString,
-		Results:   results,
-		ArgNames:  names,
-		Files:     o.files,
-		TempDir:   o.tmpdir,
-		Ready:     o.readyTest(),
-		Timeout:   o.timeout,
-		WaitDelay: o.grace,
-		Retries:   o.retries,
-		Halt:      o.halt,
-		Joblog:    o.joblog,
-		DryRun:    o.dryRun,
-		Verbose:   o.verbose,
-		Echo:      o.echo,
-		SlotVar:   o.slotVar,
-		Dir:       o.workdir,
-		Delay:     o.delay,
-		Progress:  o.bar, // drawn whatever stderr is, as GNU parallel does
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Logger:    log,
-		Jobserver: o.jobserver,
+		Command:    command,
+		Shell:      shell,
+		Direct:     o.quote,
+		Inputs:     src,
+		Pack:       o.packing(),
+		Replace:    o.pack.replace,
+		Plus:       o.plus,
+		ShellQuote: o.shellQ,
+		KeepOrder:  o.keepOrder,
+		Tag:        o.tag,
+		TagString:  tagString,
+		Results:    results,
+		ArgNames:   names,
+		Files:      o.files,
+		TempDir:    o.tmpdir,
+		Ready:      o.readyTest(),
+		Timeout:    o.timeout,
+		WaitDelay:  o.grace,
+		Retries:    o.retries,
+		Halt:       o.halt,
+		Joblog:     o.joblog,
+		DryRun:     o.dryRun,
+		Verbose:    o.verbose,
+		Echo:       o.echo,
+		SlotVar:    o.slotVar,
+		Dir:        o.workdir,
+		Delay:      o.delay,
+		Progress:   o.bar, // drawn whatever stderr is, as GNU parallel does
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Logger:     log,
+		Jobserver:  o.jobserver,
 	}
 	if o.pipe.on() {
 		spec.Pipe, _ = o.pipeSpec() // checked by parseArgs
@@ -185,25 +188,39 @@ func runBatch(o *options, log hclog.Logger) int {
 	return exitStatus(sum, &o.halt)
 }
 
-// exitStatus is GNU parallel's exit status for how the batch went: the
-// number of failed jobs (101 for more than 100); when --halt stopped it,
-// 0 for success=..., the status of the job that made it halt for fail=1
-// (or done=1); and with --halt fail=N% or success=N% not met, the
-// percentage of the jobs that failed.
+// exitStatus is GNU parallel 20221122's exit status for how the batch
+// went: the number of failed jobs (101 for more than 100); with --halt:
+// 0 when success=... stopped the run; the status of the job that made it
+// halt for fail=1 and done=1; the percentage of the jobs that failed,
+// rounded up, with N% (of the jobs started when the run did not halt, as
+// parallel counts it: over exit 0 6 0 0, now,fail=50% exits 25); and for
+// a fail=N or done=N that stopped the run, the number that failed — or
+// 101 when none did (parallel takes the smaller of its count of failures,
+// not set then, and 101, and its min() skips what is not set). When the
+// run halted, the failures are those counted then: parallel fixes its
+// status there, and jobs still running that fail later do not change it.
 func exitStatus(sum batch.Summary, h *batch.Halt) int {
+	pct := func(failed, total int) int {
+		if total == 0 {
+			return 0
+		}
+		return int(math.Ceil(float64(failed) / float64(total) * 100))
+	}
 	switch {
 	case h.When == batch.HaltNever:
 	case h.On == batch.HaltOnSuccess && sum.Halted:
 		return 0
-	case h.On != batch.HaltOnDone && h.Percent > 0:
-		// Whether or not it halted: parallel 20221122 gives 25 for
-		// --halt now,fail=50% over exit 0 6 0 0, which runs all four, and
-		// 75 for now,success=50% over 3 4 0 5.
-		if sum.Inputs > 0 {
-			return sum.Failed * 100 / sum.Inputs
-		}
 	case sum.Halted && h.Percent == 0 && h.Count == 1:
 		return min(sum.HaltExit, 255)
+	case sum.Halted && h.Percent > 0:
+		// Fixed when it halted: jobs that fail after do not count.
+		return pct(sum.HaltFailed, sum.Inputs)
+	case h.Percent > 0:
+		return pct(sum.Failed, sum.Inputs)
+	case sum.Halted && sum.HaltFailed == 0:
+		return 101
+	case sum.Halted:
+		return min(sum.HaltFailed, 101)
 	}
 	if sum.Failed > 100 {
 		return 101
@@ -304,9 +321,10 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 	}
 	var files []*os.File
 	colsep := o.colsep
-	if colsep == nil && o.header != "" {
+	if colsep == nil && o.header != "" && !o.csv {
 		colsep = tabs // GNU parallel's default --colsep with --header
 	}
+	split := colsep != nil || o.csv // the inputs are split into columns
 	known := true
 	var groups [][]batch.Source // sources paired up (:::+), multiplied with each other
 	sources := o.sources
@@ -329,15 +347,27 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 			files = append(files, f)
 			src = batch.Lines(spec.file, f, o.delim)
 		}
+		if o.csv && !spec.isArgs {
+			src = csvRecords(src, o.delim) // a quoted field may span lines
+		}
 		src = o.shapeSource(src)
-		if colsep != nil {
+		switch {
+		case o.csv:
+			sep := byte(',')
+			if o.colsep != nil {
+				sep = o.colsepAs[0]
+			}
+			src = csvColumns(src, sep)
+		case colsep != nil:
 			src = batch.Columns(src, colsep)
 		}
 		switch {
 		case o.trim != "":
 			src = trimmed(src, o.trim)
-		case colsep != nil:
-			src = trimmed(src, "lr") // GNU parallel: --colsep implies --trim rl
+		case o.colsep != nil || colsep != nil && !o.csv:
+			// GNU parallel: --colsep implies --trim rl (but --csv's
+			// default separator does not: parallel sets it after).
+			src = trimmed(src, "lr")
 		}
 		if o.headerLines() > 0 {
 			// Outside --pipe, GNU parallel's header is the first line
@@ -348,7 +378,7 @@ func openInputs(o *options, stdin *os.File) (_ batch.Source, _ []*os.File, names
 				return nil, nil, nil, err
 			}
 			names = append(names, h...)
-		} else if colsep == nil {
+		} else if !split {
 			names = append(names, strconv.Itoa(len(names)+1))
 		} else {
 			known = false // as many columns as each line has
