@@ -72,8 +72,10 @@ var plusCases = []struct {
 	{args: `-j1 --halt now,fail=50% 'exit {}' ::: 1 0 0`, stderr: "PROG: This job failed:\nexit 1\n", status: 34},
 	// The status is fixed when it halts: a job still running then that
 	// fails later does not change it.
-	{args: `-j3 --halt soon,done=2 ::: 'exit 0' 'exit 0' 'sleep 1; exit 3'`, stderr: "PROG: This job finished:\nexit 0\nPROG: This job finished:\nexit 0\nPROG: Starting no more jobs. Waiting for 1 jobs to finish.\nPROG: This job finished:\nsleep 1; exit 3\n", status: 101},
-	{args: `-j3 --halt soon,fail=50% ::: 'exit 4' 'sleep 0.5; exit 0' 'sleep 1; exit 3' 'sleep 2; exit 3'`, stderr: "PROG: This job failed:\nexit 4\nPROG: This job failed:\nsleep 1; exit 3\nPROG: Starting no more jobs. Waiting for 1 jobs to finish.\nPROG: This job failed:\nsleep 2; exit 3\n", status: 50},
+	// The jobs end in order, each waiting for facts (a file, a pid reaped),
+	// not for time: A, then B once C has started, then C half a second
+	// after B was reaped.
+	{args: `-j3 --halt soon,done=2 ::: 'echo $$ > a; exit 0' 'until [ -e c ] && [ -e a ] && ! kill -0 $(cat a) 2>/dev/null; do sleep 0.01; done; echo $$ > b; exit 0' 'touch c; until [ -e b ] && ! kill -0 $(cat b) 2>/dev/null; do sleep 0.01; done; sleep 0.5; exit 3'`, stderr: "PROG: This job finished:\necho $$ > a; exit 0\nPROG: This job finished:\nuntil [ -e c ] && [ -e a ] && ! kill -0 $(cat a) 2>/dev/null; do sleep 0.01; done; echo $$ > b; exit 0\nPROG: Starting no more jobs. Waiting for 1 jobs to finish.\nPROG: This job finished:\ntouch c; until [ -e b ] && ! kill -0 $(cat b) 2>/dev/null; do sleep 0.01; done; sleep 0.5; exit 3\n", status: 101},
 }
 
 func TestParallelPlus(t *testing.T) {
