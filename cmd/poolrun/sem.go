@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/poolrun/poolrun/internal/remotecap"
 	"github.com/poolrun/poolrun/semlock"
 	"github.com/poolrun/poolrun/slots"
 	"github.com/poolrun/poolrun/spawn"
@@ -124,17 +126,19 @@ func semRm(a string) error {
 // semRun is GNU sem --fg: take a slot of the named cap, run the command
 // in the foreground, give the slot back, exit with the command's status.
 // Inside a job of that very cap it runs on the job's slot, if no other run
-// in the job has it (see the slots package).
+// in the job has it (see the slots package). The cap is a SysV set, or,
+// for etcd://HOST:PORT/NAME, a cap on etcd through the helper (as --sem
+// etcd://… is), whose loss (the fence) stops the command, TERM then KILL,
+// says so and exits 255.
 func semRun(args []string, log hclog.Logger) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return fail(usagef("sem run needs a cap NAME first: poolrun sem run NAME -j N -- command..."))
 	}
 	name := args[0]
-	if isEtcd(name) {
-		return semRunEtcd(name, args[1:], log)
-	}
-	if err := semlock.ValidateName(name); err != nil {
-		return fail(usagef("sem run %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit", name))
+	if !isEtcd(name) {
+		if err := semlock.ValidateName(name); err != nil {
+			return fail(usagef("sem run %q: bad name: letters, digits, '.', '_' or '-', starting with a letter or digit", name))
+		}
 	}
 	o := newOptions()
 	args, err := parseFlags(args[1:], semRunFlags, o)
@@ -148,20 +152,15 @@ func semRun(args []string, log hclog.Logger) int {
 	if err != nil {
 		return fail(usagef("sem run: command %q not found in PATH", args[0]))
 	}
-
-	c, err := slots.Open(name, o.jobs)
+	c, say, err := semRunCap(name, o)
 	if err != nil {
-		return fail(fmt.Errorf("sem run %s: %s", name, message(err)))
+		return fail(fmt.Errorf("sem run %s: %s", name, err))
 	}
 	defer func() {
 		if err := c.Close(); err != nil {
-			log.Error("giving the job's slot back", "error", err)
+			log.Error("letting the cap go", "error", err)
 		}
 	}()
-	recordName(name)
-	if n := c.Size(); o.jobsSet && n != o.jobs {
-		fmt.Fprintf(os.Stderr, "poolrun: sem %s exists with %d slots (created earlier): -j %d does not resize it\n", name, n, o.jobs)
-	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -181,7 +180,7 @@ func semRun(args []string, log hclog.Logger) int {
 		if sg := got.load(); sg != 0 {
 			return 128 + int(sg)
 		}
-		return fail(fmt.Errorf("sem run %s: %s", name, message(err)))
+		return fail(fmt.Errorf("sem run %s: %s", name, say(err)))
 	}
 	defer func() {
 		if err := slot.Release(); err != nil {
@@ -192,107 +191,29 @@ func semRun(args []string, log hclog.Logger) int {
 	// this slot, others take slots of the cap.
 	share, err := c.Share()
 	if err != nil {
-		return fail(fmt.Errorf("sem run %s: %s", name, message(err)))
+		return fail(fmt.Errorf("sem run %s: %s", name, say(err)))
 	}
 	defer share.Close()
+	var lost atomic.Bool
+	if lc, ok := c.(remotecap.Loser); ok {
+		ran := make(chan struct{})
+		defer close(ran)
+		go func() {
+			select {
+			case <-lc.Lost():
+				lost.Store(true)
+				fmt.Fprintf(os.Stderr, "poolrun: sem run: %s: no command may run outside a held slot: stopping the command\n", say(lc.Err()))
+				cancel()
+			case <-ran:
+			}
+		}()
+	}
 	cmd := spawn.Command(ctx, path, args[1:]...)
 	cmd.Args[0] = args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// A command that reads the terminal or sets its modes (ffmpeg, an editor)
 	// would be stopped by SIGTTIN/SIGTTOU in its own process group: hand it the
 	// terminal while it runs (spawn does nothing when stdin is not one).
-	cmd.Foreground = true
-	cmd.WaitDelay = semRunWaitDelay
-	cmd.Env = withEnv(os.Environ(), share.Env())
-	err = cmd.Run()
-	if sg := got.load(); sg != 0 {
-		return 128 + int(sg)
-	}
-	if st := cmd.ProcessState; st != nil {
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return st.ExitCode()
-	}
-	fmt.Fprintf(os.Stderr, "poolrun: sem run: %v\n", err)
-	return 127
-}
-
-// semRunEtcd is poolrun sem run etcd://HOST:PORT/NAME: semRun on a slot
-// of an etcd cap, through the helper (as --sem etcd://… is). The command
-// gets the cap's share (a poolrun in it runs on its slot); the cap's loss
-// (the fence) stops it, TERM then KILL, says so and exits 255.
-func semRunEtcd(url string, args []string, log hclog.Logger) int {
-	o := newOptions()
-	args, err := parseFlags(args, semRunFlags, o)
-	if err != nil {
-		return fail(err)
-	}
-	if len(args) == 0 {
-		return fail(usagef("sem run %s: no command to run", url))
-	}
-	path, err := exec.LookPath(args[0])
-	if err != nil {
-		return fail(usagef("sem run: command %q not found in PATH", args[0]))
-	}
-	// The stop time is the command's TERM-to-KILL delay: the helper
-	// fences that much before etcd may expire the lease.
-	rc, err := startEtcdHelper([]string{"cap", url, strconv.Itoa(o.jobs), semRunWaitDelay.String()}, url)
-	if err != nil {
-		return fail(fmt.Errorf("sem run %s: %w", url, err))
-	}
-	defer func() {
-		if err := rc.Close(); err != nil {
-			log.Error("letting the etcd cap go", "error", err)
-		}
-	}()
-	if n := rc.Size(); o.jobsSet && n != o.jobs {
-		fmt.Fprintf(os.Stderr, "poolrun: sem %s is in use with %d slots (made by an earlier run): -j %d does not resize it\n", url, n, o.jobs)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	var got atomicSignal
-	go func() {
-		if sg, ok := <-sigs; ok {
-			got.store(sg.(syscall.Signal))
-			cancel()
-		}
-	}()
-	defer signal.Stop(sigs)
-	slot, err := rc.Acquire(ctx)
-	if err != nil {
-		if sg := got.load(); sg != 0 {
-			return 128 + int(sg)
-		}
-		return fail(fmt.Errorf("sem run %s: %s", url, etcdMessage(err)))
-	}
-	defer func() {
-		if err := slot.Release(); err != nil {
-			log.Error("giving the slot back", "error", err)
-		}
-	}()
-	share, err := rc.Share()
-	if err != nil {
-		return fail(fmt.Errorf("sem run %s: %s", url, etcdMessage(err)))
-	}
-	defer share.Close()
-	var lost atomic.Bool
-	ran := make(chan struct{})
-	defer close(ran)
-	go func() {
-		select {
-		case <-rc.Lost():
-			lost.Store(true)
-			fmt.Fprintf(os.Stderr, "poolrun: sem run: %s: no command may run outside a held slot: stopping the command\n", etcdMessage(rc.Err()))
-			cancel()
-		case <-ran:
-		}
-	}()
-	cmd := spawn.Command(ctx, path, args[1:]...)
-	cmd.Args[0] = args[0]
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Foreground = true
 	cmd.WaitDelay = semRunWaitDelay
 	cmd.Env = withEnv(os.Environ(), share.Env())
@@ -311,6 +232,33 @@ func semRunEtcd(url string, args []string, log hclog.Logger) int {
 	}
 	fmt.Fprintf(os.Stderr, "poolrun: sem run: %v\n", err)
 	return 127
+}
+
+// semRunCap opens the cap of sem run: the SysV set name, or the etcd cap
+// at that URL; say is how its errors read. A -j that differs from an
+// existing cap's size is told.
+func semRunCap(name string, o *options) (c slots.Cap, say func(error) string, err error) {
+	if isEtcd(name) {
+		// The stop time is the command's TERM-to-KILL delay: the helper
+		// fences that much before etcd may expire the lease.
+		rc, err := startEtcdHelper([]string{"cap", name, strconv.Itoa(o.jobs), semRunWaitDelay.String()}, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n := rc.Size(); o.jobsSet && n != o.jobs {
+			fmt.Fprintf(os.Stderr, "poolrun: sem %s is in use with %d slots (made by an earlier run): -j %d does not resize it\n", redactURL(name), n, o.jobs)
+		}
+		return rc, etcdMessage, nil
+	}
+	sc, err := slots.Open(name, o.jobs)
+	if err != nil {
+		return nil, nil, errors.New(message(err))
+	}
+	recordName(name)
+	if n := sc.Size(); o.jobsSet && n != o.jobs {
+		fmt.Fprintf(os.Stderr, "poolrun: sem %s exists with %d slots (created earlier): -j %d does not resize it\n", name, n, o.jobs)
+	}
+	return sc, message, nil
 }
 
 // semRunWaitDelay is how long the command of sem run on an etcd cap has
