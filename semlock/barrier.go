@@ -290,7 +290,7 @@ func (b *Barrier) await(ctx context.Context, p uint16) error {
 // waitReset polls (a Reset takes microseconds) until no Reset runs.
 func (b *Barrier) waitReset(ctx context.Context, op string) error {
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
-		v, err := semctl(b.s.h.ID, semFree, cmdGETVAL, 0)
+		v, err := semctl(b.s.h.ID, semFree, cmdGETVAL, nil)
 		if err != nil {
 			return sysErr(op, b.s.h.ID, err)
 		}

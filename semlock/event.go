@@ -133,7 +133,7 @@ func (s *SemLock) zcnt(op string, sem uint16) (int, error) {
 	if s.closed.Load() {
 		return 0, s.closedErr(op)
 	}
-	n, err := semctl(s.h.ID, int(sem), cmdGETZCNT, 0)
+	n, err := semctl(s.h.ID, int(sem), cmdGETZCNT, nil)
 	if err != nil {
 		return 0, sysErr(op, s.h.ID, err)
 	}

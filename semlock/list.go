@@ -38,7 +38,7 @@ func List() ([]Info, error) {
 		if err != nil {
 			continue
 		}
-		last, err := semctl(id, semValue, cmdGETPID, 0)
+		last, err := semctl(id, semValue, cmdGETPID, nil)
 		if err != nil {
 			continue
 		}
@@ -110,16 +110,16 @@ func LookupName(name string) (Handle, error) {
 func waitingOn(id int, k Kind) (int, error) {
 	switch k {
 	case EventKind:
-		return semctl(id, semRoom, cmdGETZCNT, 0)
+		return semctl(id, semRoom, cmdGETZCNT, nil)
 	case BarrierKind:
-		a, err := semctl(id, semValue, cmdGETZCNT, 0)
+		a, err := semctl(id, semValue, cmdGETZCNT, nil)
 		if err != nil {
 			return 0, err
 		}
-		b, err := semctl(id, semRoom, cmdGETZCNT, 0)
+		b, err := semctl(id, semRoom, cmdGETZCNT, nil)
 		return a + b, err
 	case ConditionKind:
-		return semctl(id, semRoom, cmdGETNCNT, 0)
+		return semctl(id, semRoom, cmdGETNCNT, nil)
 	}
-	return semctl(id, semValue, cmdGETNCNT, 0)
+	return semctl(id, semValue, cmdGETNCNT, nil)
 }

@@ -266,7 +266,7 @@ func readSet(id int) (setInfo, error) {
 	if err = semGetAll(id, &in.vals); err != nil {
 		return in, err
 	}
-	in.creator, err = semctl(id, semMagic, cmdGETPID, 0)
+	in.creator, err = semctl(id, semMagic, cmdGETPID, nil)
 	return in, err
 }
 
@@ -471,7 +471,7 @@ func (s *SemLock) Waiters() (int, error) {
 	if s.closed.Load() {
 		return 0, s.closedErr("waiters")
 	}
-	n, err := semctl(s.h.ID, semValue, cmdGETNCNT, 0)
+	n, err := semctl(s.h.ID, semValue, cmdGETNCNT, nil)
 	if err != nil {
 		return 0, sysErr("waiters", s.h.ID, err)
 	}

@@ -57,8 +57,13 @@ func semopWait(id int, ops []sembuf, timeout time.Duration) error {
 	return semopNowait(id, ops)
 }
 
-func semctl(id, num, cmd int, arg uintptr) (int, error) {
-	r, _, e := syscall.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
+// semctl takes its argument as a pointer, converted to uintptr only in
+// the syscall's own call expression: a uintptr made by the caller would
+// not follow the caller's stack if it moved (stack growth in this
+// function's prologue copies it), and the kernel would write into the old
+// copy — GETALL and IPC_STAT then read zeros, and a set looked foreign.
+func semctl(id, num, cmd int, arg unsafe.Pointer) (int, error) {
+	r, _, e := syscall.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), uintptr(arg), 0, 0)
 	if e != 0 {
 		return -1, e
 	}
@@ -66,7 +71,7 @@ func semctl(id, num, cmd int, arg uintptr) (int, error) {
 }
 
 func semGetAll(id int, vals *[nsems]uint16) error {
-	_, err := semctl(id, 0, cmdGETALL, uintptr(unsafe.Pointer(vals)))
+	_, err := semctl(id, 0, cmdGETALL, unsafe.Pointer(vals))
 	return err
 }
 
@@ -75,7 +80,7 @@ func semGetAll(id int, vals *[nsems]uint16) error {
 // sem_base int32, sem_nsems uint16 (+2), sem_otime int64, pad, sem_ctime.
 func semStat(id int) (setStat, error) {
 	var buf [256]byte
-	if _, err := semctl(id, 0, cmdIPCSTAT, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
+	if _, err := semctl(id, 0, cmdIPCSTAT, unsafe.Pointer(&buf[0])); err != nil {
 		return setStat{}, err
 	}
 	le := binary.LittleEndian
@@ -91,7 +96,7 @@ func semStat(id int) (setStat, error) {
 }
 
 func semRemove(id int) error {
-	_, err := semctl(id, 0, cmdIPCRMID, 0)
+	_, err := semctl(id, 0, cmdIPCRMID, nil)
 	return err
 }
 

@@ -49,21 +49,26 @@ func semopNowait(id int, ops []sembuf) error {
 // the ordinary syscall entry so the Go scheduler hands this thread's P to
 // another thread while it sleeps.
 func semopWait(id int, ops []sembuf, timeout time.Duration) error {
-	var tsp uintptr
+	var tsp unsafe.Pointer // converted in the call expression, as semctl's
 	var ts unix.Timespec
 	if timeout >= 0 {
 		ts = unix.NsecToTimespec(int64(timeout))
-		tsp = uintptr(unsafe.Pointer(&ts))
+		tsp = unsafe.Pointer(&ts)
 	}
-	_, _, e := unix.Syscall6(unix.SYS_SEMTIMEDOP, uintptr(id), uintptr(unsafe.Pointer(&ops[0])), uintptr(len(ops)), tsp, 0, 0)
+	_, _, e := unix.Syscall6(unix.SYS_SEMTIMEDOP, uintptr(id), uintptr(unsafe.Pointer(&ops[0])), uintptr(len(ops)), uintptr(tsp), 0, 0)
 	if e != 0 {
 		return e
 	}
 	return nil
 }
 
-func semctl(id, num, cmd int, arg uintptr) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
+// semctl takes its argument as a pointer, converted to uintptr only in
+// the syscall's own call expression: a uintptr made by the caller would
+// not follow the caller's stack if it moved (stack growth in this
+// function's prologue copies it), and the kernel would write into the old
+// copy — GETALL and IPC_STAT then read zeros, and a set looked foreign.
+func semctl(id, num, cmd int, arg unsafe.Pointer) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), uintptr(arg), 0, 0)
 	if e != 0 {
 		return -1, e
 	}
@@ -71,7 +76,7 @@ func semctl(id, num, cmd int, arg uintptr) (int, error) {
 }
 
 func semGetAll(id int, vals *[nsems]uint16) error {
-	_, err := semctl(id, 0, cmdGETALL, uintptr(unsafe.Pointer(vals)))
+	_, err := semctl(id, 0, cmdGETALL, unsafe.Pointer(vals))
 	return err
 }
 
@@ -79,14 +84,14 @@ func semGetAll(id int, vals *[nsems]uint16) error {
 // the fields we use by offset, so no per-arch struct needs to match.
 func semStat(id int) (setStat, error) {
 	var buf [256]byte
-	if _, err := semctl(id, 0, cmdIPCSTAT, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
+	if _, err := semctl(id, 0, cmdIPCSTAT, unsafe.Pointer(&buf[0])); err != nil {
 		return setStat{}, err
 	}
 	return decodeStat(&buf), nil
 }
 
 func semRemove(id int) error {
-	_, err := semctl(id, 0, cmdIPCRMID, 0)
+	_, err := semctl(id, 0, cmdIPCRMID, nil)
 	return err
 }
 
