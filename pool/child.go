@@ -489,11 +489,11 @@ func Mutex(ctx context.Context, name string) (*semlock.SemLock, error) {
 // job's own slot runs on it (see slots), so a pool inside a job of a
 // one-slot cap still runs.
 //
-// The caps the parent serves (an etcd SharedLimit, make's jobserver: n of
-// them) come after the SysV ones; if outer is false (a named limit, or
+// The caps the parent serves (an etcd SharedLimit, make's jobserver, of
+// the kinds in served) come after the SysV ones; if outer is false (a named limit, or
 // make's jobserver, which is nearer than a poolrun job's cap) the
 // inherited cap is not taken.
-func workerCaps(set *rebuild.Set, n int, outer bool) ([]slots.Cap, error) {
+func workerCaps(set *rebuild.Set, served []string, outer bool) ([]slots.Cap, error) {
 	var caps []slots.Cap
 	closeAll := func() {
 		for _, c := range caps {
@@ -509,8 +509,8 @@ func workerCaps(set *rebuild.Set, n int, outer bool) ([]slots.Cap, error) {
 		}
 		caps = append(caps, c)
 	}
-	served, err := attachServed(n)
-	caps = append(caps, served...)
+	attached, err := attachServed(served)
+	caps = append(caps, attached...)
 	if err != nil {
 		closeAll()
 		return nil, err

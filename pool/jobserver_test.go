@@ -109,6 +109,71 @@ func jobServiceMain() {
 	os.Exit(status)
 }
 
+// twoPoolsMain is a service of two pools of two workers each, under
+// make: each runs three span tasks at once into POOL_TEST_LOG. make's
+// implicit token is the process's: the two pools must count it once.
+// Then it writes what a task sees of make's jobserver to POOL_TEST_ENV.
+func twoPoolsMain() {
+	die := func(err error) {
+		fmt.Fprintln(os.Stderr, "service:", err)
+		os.Exit(1)
+	}
+	var pools []*pool.Pool
+	for range 2 {
+		p, err := pool.New(pool.Workers(2))
+		if err != nil {
+			die(err)
+		}
+		pools = append(pools, p)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for _, p := range pools {
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := span.Call(context.Background(), p, os.Getenv("POOL_TEST_LOG"))
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			die(err)
+		}
+	}
+	env, err := taskEnv.Call(context.Background(), pools[0], []string{"MAKEFLAGS", "POOLRUN_CAP_HELD"})
+	if err != nil {
+		die(err)
+	}
+	if err := os.WriteFile(os.Getenv("POOL_TEST_ENV"), []byte(env), 0o644); err != nil {
+		die(err)
+	}
+	for _, p := range pools {
+		if err := p.Close(); err != nil {
+			die(err)
+		}
+	}
+	os.Exit(0)
+}
+
+// taskEnv is what a task sees of the variables named: NAME=VALUE lines,
+// NAME unset for those not set.
+var taskEnv = pool.Define("env", func(ctx context.Context, names []string) (string, error) {
+	var b strings.Builder
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			fmt.Fprintf(&b, "%s=%s\n", n, v)
+		} else {
+			fmt.Fprintf(&b, "%s unset\n", n)
+		}
+	}
+	return b.String(), nil
+})
+
 // jobKillMain is a service started by make -j2: a task that holds the
 // implicit token, then a task whose worker is SIGKILLed holding the one
 // token read from make, then two tasks that must run at once — they can
@@ -195,6 +260,36 @@ func TestPoolUnderMakeJobserver(t *testing.T) {
 	}
 	if peak > 3 {
 		t.Errorf("%d tasks ran at once under make -j3, want at most 3", peak)
+	}
+}
+
+// TestTwoPoolsUnderMakeCountTheTokenOnce: a service with two pools under
+// make -j2 runs at most 2 tasks at once across both (its implicit token is
+// counted once, not once a pool); its tasks see no jobserver word naming
+// make's pipe (the workers do not have its descriptors), and no held
+// poolrun unit.
+func TestTwoPoolsUnderMakeCountTheTokenOnce(t *testing.T) {
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	log, envf := filepath.Join(dir, "spans"), filepath.Join(dir, "env")
+	mk := "all:\n\t+POOL_TEST_HELPER=twopools \"$(SERVICE)\" -test.run='^$$'\n"
+	if err := os.WriteFile(filepath.Join(dir, "Makefile"), []byte(mk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runMake(t, dir, []string{"POOL_TEST_LOG=" + log, "POOL_TEST_ENV=" + envf}, "-j2")
+	peak, jobs := spans.Peak(t, log)
+	if jobs != 6 {
+		t.Errorf("%d tasks ran, want 6", jobs)
+	}
+	if peak > 2 {
+		t.Errorf("%d tasks ran at once under make -j2 across two pools of one service, want at most 2", peak)
+	}
+	env, err := os.ReadFile(envf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(env), "--jobserver") || !strings.Contains(string(env), "POOLRUN_CAP_HELD=\n") {
+		t.Errorf("a task's environment:\n%s\nwant no jobserver word and POOLRUN_CAP_HELD blank", env)
 	}
 }
 

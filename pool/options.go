@@ -77,9 +77,10 @@ func Limit(n int) Option {
 // within a few seconds. Each running task holds a slot; a worker that
 // dies gives its slot back at once, and a pool that is SIGKILLed gives
 // its slots back when the helper sees it gone. If the pool loses its
-// lease (etcd unreachable past the TTL), its workers stop their tasks at
-// once, which fail, and later tasks fail to get a slot until etcd is
-// back: no task runs outside a held slot.
+// lease (etcd unreachable past the TTL), its workers stop their tasks (and
+// the processes they started) at once, which fail, and every later task
+// fails to get a slot, for the rest of the pool's life: make a new pool
+// once etcd is back. No task runs outside a held slot.
 func SharedLimit(name string, n int) Option {
 	return func(c *config) {
 		if etcdhelper.IsURL(name) {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/poolrun/poolrun/internal/etcdhelper"
+	"github.com/poolrun/poolrun/jobserver"
 	"github.com/poolrun/poolrun/semlock"
-	"github.com/poolrun/poolrun/slots"
 	"github.com/poolrun/poolrun/spawn"
 )
 
@@ -42,9 +42,10 @@ type Pool struct {
 	shared *semlock.SemLock            // a named limit: closed, not removed
 
 	// Caps the pool holds and serves its workers (served.go): an etcd
-	// SharedLimit, make's jobserver (then jobserver is true).
-	served    []slots.Cap
-	jobserver bool
+	// SharedLimit, make's jobserver.
+	served    []servedCap
+	serving   sync.WaitGroup // the workers' Serves of them
+	jobserver jobserver.Auth // make's, if it is served (Word set)
 
 	completed, failed, restarts, recycled atomic.Int64
 

@@ -45,6 +45,8 @@ func TestMain(m *testing.M) {
 		jobServiceMain()
 	case "jobkill":
 		jobKillMain()
+	case "twopools":
+		twoPoolsMain()
 	}
 	os.Exit(m.Run())
 }

@@ -89,7 +89,7 @@ func (p *Pool) startWorker() error {
 	cmd := spawn.Worker(p.ctx, workerRole)
 	cmd.Name = "pool-worker-" + strconv.Itoa(id)
 	cmd.ExtraFiles = append([]*os.File{inR, outW}, capFiles...)
-	cmd.Env = append(os.Environ(), workerEnv+"=v1 "+p.cfg.init, servedEnv+"="+p.servedConf())
+	cmd.Env = append(p.workerEnviron(), workerEnv+"=v1 "+p.cfg.init, servedEnv+"="+p.servedConf())
 	cmd.Locks = p.locks
 	cmd.WaitDelay = p.cfg.waitDelay
 	cmd.Stdout = os.Stderr // a task's prints must not mix with the service's stdout

@@ -54,6 +54,21 @@ var pidTask = pool.Define("pid-then-sleep", func(ctx context.Context, path strin
 	return 0, nil
 })
 
+// childTask starts a sleep 60, writes its pid to path, and waits for it
+// (or its ctx).
+var childTask = pool.Define("child-then-sleep", func(ctx context.Context, path string) (int, error) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return 0, err
+	}
+	go func() { <-ctx.Done(); cmd.Process.Kill() }()
+	cmd.Wait()
+	return 0, nil
+})
+
 // killSelf SIGKILLs its own worker.
 var killSelf = pool.Define("kill-self", func(ctx context.Context, _ int) (int, error) {
 	syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -163,29 +178,39 @@ func TestPoolKilledWorkerGivesEtcdSlotBack(t *testing.T) {
 	f.Get()
 }
 
-// TestPoolFencedWhenEtcdStops: etcd stops while a task holds a slot: its
-// worker stops it at once (the task fails), the pool says so, and the
-// next task fails to get a slot rather than run outside one.
+// TestPoolFencedWhenEtcdStops: etcd stops while two tasks hold the
+// cap's two slots, one of them having started a process: their workers
+// stop them at once, with the process (the tasks fail), the pool says so,
+// and the next task fails to get a slot rather than run outside one.
 func TestPoolFencedWhenEtcdStops(t *testing.T) {
 	m := etcdtest.Start(t)
 	helperEnv(t)
-	p, err := pool.New(pool.Workers(1), pool.SharedLimit("etcd://"+m.Client+"/fence?ttl=2s", 1))
+	p, err := pool.New(pool.Workers(2), pool.Prefetch(1), pool.SharedLimit("etcd://"+m.Client+"/fence?ttl=2s", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	path := filepath.Join(t.TempDir(), "pid")
 	f := pidTask.Submit(context.Background(), p, path)
-	waitFor(t, "the task", func() bool { _, err := os.Stat(path); return err == nil })
-	b, _ := os.ReadFile(path)
-	wpid, _ := strconv.Atoi(string(b))
+	cpath := path + ".child"
+	fc := childTask.Submit(context.Background(), p, cpath)
+	readPid := func(path string) int {
+		b, _ := os.ReadFile(path)
+		n, _ := strconv.Atoi(string(b))
+		return n
+	}
+	waitFor(t, "the tasks", func() bool { return readPid(path) > 0 && readPid(cpath) > 0 })
+	wpid, cpid := readPid(path), readPid(cpath)
 	m.Stop()
-	if _, err := f.Get(); !errors.Is(err, pool.ErrWorkerDied) {
-		t.Errorf("the task on a lost slot: %v, want its worker stopped (ErrWorkerDied)", err)
+	for _, f := range []*pool.Future[int]{f, fc} {
+		if _, err := f.Get(); !errors.Is(err, pool.ErrWorkerDied) {
+			t.Errorf("a task on a lost slot: %v, want its worker stopped (ErrWorkerDied)", err)
+		}
 	}
 	if syscall.Kill(wpid, 0) == nil {
 		t.Errorf("the worker %d still runs", wpid)
 	}
+	waitFor(t, "the task's process gone", func() bool { return syscall.Kill(cpid, 0) != nil })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := pidTask.Call(ctx, p, path+".2"); err == nil {

@@ -131,6 +131,8 @@ func (c *Cap) read(r *bufio.Reader) {
 			c.mu.Unlock()
 			if !closed { // after Close, the end is expected
 				c.lose(c.gone)
+			} else {
+				c.failWaits(ErrClosed)
 			}
 			return
 		}
@@ -149,6 +151,19 @@ func (c *Cap) read(r *bufio.Reader) {
 		if ch != nil {
 			ch <- m
 		}
+	}
+}
+
+// ErrClosed is what a call on a closed Cap returns.
+var ErrClosed = errors.New("remotecap: the cap is closed")
+
+// failWaits answers every call still waiting with err.
+func (c *Cap) failWaits(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ch := range c.waits {
+		ch <- msg{ID: id, Err: err.Error()}
+		delete(c.waits, id)
 	}
 }
 
@@ -186,11 +201,22 @@ func (c *Cap) call(m msg) (uint64, chan msg, error) {
 		c.mu.Unlock()
 		return 0, nil, c.lostErr
 	}
+	if c.closed {
+		c.mu.Unlock()
+		return 0, nil, ErrClosed
+	}
 	c.next++
 	m.ID = c.next
 	c.waits[m.ID] = ch
 	c.mu.Unlock()
 	if err := c.send(m); err != nil {
+		c.mu.Lock()
+		delete(c.waits, m.ID)
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return 0, nil, ErrClosed
+		}
 		c.lose(c.gone)
 		return 0, nil, c.Err()
 	}
@@ -208,6 +234,9 @@ func (c *Cap) answer(ch chan msg) (msg, error) {
 	if m.Err != "" {
 		if c.Err() != nil {
 			return m, c.Err()
+		}
+		if m.Err == ErrClosed.Error() {
+			return m, ErrClosed
 		}
 		return m, errors.New(m.Err)
 	}
@@ -263,13 +292,13 @@ type slot struct {
 func (s *slot) Release() error {
 	_, ch, err := s.c.call(msg{Op: "release", Slot: s.id})
 	if err != nil {
-		if errors.Is(err, ErrLost) {
-			return nil // nothing to give back
+		if errors.Is(err, ErrLost) || errors.Is(err, ErrClosed) {
+			return nil // nothing to give back: the server let go of it
 		}
 		return err
 	}
 	_, err = s.c.answer(ch)
-	if errors.Is(err, ErrLost) {
+	if errors.Is(err, ErrLost) || errors.Is(err, ErrClosed) {
 		return nil
 	}
 	return err
@@ -299,13 +328,13 @@ func (s *share) Env() []string { return s.env }
 func (s *share) Close() error {
 	_, ch, err := s.c.call(msg{Op: "unshare", Share: s.id})
 	if err != nil {
-		if errors.Is(err, ErrLost) {
+		if errors.Is(err, ErrLost) || errors.Is(err, ErrClosed) {
 			return nil
 		}
 		return err
 	}
 	_, err = s.c.answer(ch)
-	if errors.Is(err, ErrLost) {
+	if errors.Is(err, ErrLost) || errors.Is(err, ErrClosed) {
 		return nil
 	}
 	return err
