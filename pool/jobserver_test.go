@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,6 +75,30 @@ var meet = pool.Define("meet", func(ctx context.Context, a struct {
 	return 0, fmt.Errorf("%d tasks never ran at once", a.Want)
 })
 
+// spanAll runs n span tasks at once into POOL_TEST_LOG on each of pools,
+// and returns the errors.
+func spanAll(pools []*pool.Pool, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n*len(pools))
+	for _, p := range pools {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := span.Call(context.Background(), p, os.Getenv("POOL_TEST_LOG"))
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
 // jobServiceMain is a service started by make: a pool of four workers
 // running POOL_TEST_TASKS span tasks at once into POOL_TEST_LOG.
 func jobServiceMain() {
@@ -83,24 +108,10 @@ func jobServiceMain() {
 		os.Exit(1)
 	}
 	n, _ := strconv.Atoi(os.Getenv("POOL_TEST_TASKS"))
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := span.Call(context.Background(), p, os.Getenv("POOL_TEST_LOG"))
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
 	status := 0
-	for err := range errs {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "service:", err)
-			status = 1
-		}
+	if err := spanAll([]*pool.Pool{p}, n); err != nil {
+		fmt.Fprintln(os.Stderr, "service:", err)
+		status = 1
 	}
 	if err := p.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "service:", err)
@@ -126,24 +137,8 @@ func twoPoolsMain() {
 		}
 		pools = append(pools, p)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 6)
-	for _, p := range pools {
-		for range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := span.Call(context.Background(), p, os.Getenv("POOL_TEST_LOG"))
-				errs <- err
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			die(err)
-		}
+	if err := spanAll(pools, 3); err != nil {
+		die(err)
 	}
 	env, err := taskEnv.Call(context.Background(), pools[0], []string{"MAKEFLAGS", "POOLRUN_CAP_HELD"})
 	if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,17 +21,7 @@ func keys(t *testing.T, endpoint string) []string {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r, err := cli.Get(ctx, "/poolrun/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ks []string
-	for _, kv := range r.Kvs {
-		ks = append(ks, string(kv.Key))
-	}
-	return ks
+	return secureKeys(t, cli)
 }
 
 // countJob is a job that, while it runs, has a file in dir/run, counts the
