@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,19 +44,7 @@ func TestClusterLeaderCrash(t *testing.T) {
 	os.Mkdir(dir+"/run", 0o755)
 	os.Mkdir(dir+"/ran", 0o755)
 	url := "etcd://" + etcdtest.ProcEndpoints(ms) + "/leader"
-	var cmds []*exec.Cmd
-	for i := 0; i < 4; i++ {
-		args := []string{"--sem", url, "-j", "3", countJob(dir, 3), ":::"}
-		for j := 0; j < 15; j++ {
-			args = append(args, strconv.Itoa(i)+"-"+strconv.Itoa(j))
-		}
-		cmd := poolrun(nil, args...)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-	}
+	cmds := startFourRuns(t, dir, url)
 	waitFor(t, "a fifth of the jobs", func() bool { ran, _ := os.ReadDir(dir + "/ran"); return len(ran) >= 12 })
 	// Which is the leader: the member whose status says it leads.
 	leader := leaderOf(t, ms)
@@ -69,17 +56,7 @@ func TestClusterLeaderCrash(t *testing.T) {
 		}
 		rest = append(rest, m)
 	}
-	for _, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Errorf("a poolrun: %v", err)
-		}
-	}
-	if b, err := os.ReadFile(dir + "/over"); err == nil {
-		t.Errorf("more than 3 jobs at once: %q", b)
-	}
-	if ran, _ := os.ReadDir(dir + "/ran"); len(ran) != 60 {
-		t.Errorf("%d jobs ran, want 60", len(ran))
-	}
+	checkFourRuns(t, dir, cmds)
 	if k := keys(t, rest[0].Client); len(k) > 0 {
 		t.Errorf("left in etcd: %v", k)
 	}

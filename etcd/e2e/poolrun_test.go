@@ -31,15 +31,10 @@ func countJob(dir string, max int) string {
 	return `f=` + dir + `/run/$$; : > $f; n=$(ls ` + dir + `/run | wc -l); [ $n -le ` + strconv.Itoa(max) + ` ] || echo $n >> ` + dir + `/over; : > ` + dir + `/ran/{}; sleep 0.02; rm $f`
 }
 
-// TestFourPoolrunsShareCap: four poolruns (standing for four machines)
-// share --sem etcd://…/NAME -j 3: at most 3 jobs at once across them, all
-// run, nothing left in etcd.
-func TestFourPoolrunsShareCap(t *testing.T) {
-	m := etcdtest.Start(t)
-	dir := t.TempDir()
-	os.Mkdir(dir+"/run", 0o755)
-	os.Mkdir(dir+"/ran", 0o755)
-	url := "etcd://" + m.Client + "/four"
+// startFourRuns starts four poolruns (standing for four machines) of 15
+// countJob jobs each on --sem url -j 3.
+func startFourRuns(t *testing.T, dir, url string) []*exec.Cmd {
+	t.Helper()
 	var cmds []*exec.Cmd
 	for i := 0; i < 4; i++ {
 		args := []string{"--sem", url, "-j", "3", countJob(dir, 3), ":::"}
@@ -53,6 +48,13 @@ func TestFourPoolrunsShareCap(t *testing.T) {
 		}
 		cmds = append(cmds, cmd)
 	}
+	return cmds
+}
+
+// checkFourRuns waits for the runs of startFourRuns: each must succeed,
+// never more than 3 jobs at once, all 60 run.
+func checkFourRuns(t *testing.T, dir string, cmds []*exec.Cmd) {
+	t.Helper()
 	for _, c := range cmds {
 		if err := c.Wait(); err != nil {
 			t.Errorf("a poolrun: %v", err)
@@ -64,6 +66,19 @@ func TestFourPoolrunsShareCap(t *testing.T) {
 	if ran, _ := os.ReadDir(dir + "/ran"); len(ran) != 60 {
 		t.Errorf("%d jobs ran, want 60", len(ran))
 	}
+}
+
+// TestFourPoolrunsShareCap: four poolruns (standing for four machines)
+// share --sem etcd://…/NAME -j 3: at most 3 jobs at once across them, all
+// run, nothing left in etcd.
+func TestFourPoolrunsShareCap(t *testing.T) {
+	m := etcdtest.Start(t)
+	dir := t.TempDir()
+	os.Mkdir(dir+"/run", 0o755)
+	os.Mkdir(dir+"/ran", 0o755)
+	url := "etcd://" + m.Client + "/four"
+	cmds := startFourRuns(t, dir, url)
+	checkFourRuns(t, dir, cmds)
 	if k := keys(t, m.Client); len(k) > 0 {
 		t.Errorf("left in etcd: %v", k)
 	}
