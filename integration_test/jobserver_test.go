@@ -45,31 +45,11 @@ func newJSRec(t *testing.T) *jsRec {
 	return r
 }
 
-// counts is how many recorded runs ended and the most that ran at once.
+// counts is how many recorded runs ended and the most that ran at once;
+// a record half written by a run killed on purpose is skipped.
 func (r *jsRec) counts(t *testing.T) (ended, most int) {
 	t.Helper()
-	var evs []spans.Event
-	es, err := os.ReadDir(r.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		b, err := os.ReadFile(filepath.Join(r.dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		at, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			continue // being written by a run killed on purpose
-		}
-		if strings.HasSuffix(e.Name(), ".end") {
-			evs = append(evs, spans.Event{At: at, Delta: -1})
-			ended++
-		} else {
-			evs = append(evs, spans.Event{At: at, Delta: +1})
-		}
-	}
-	return ended, spans.PeakOf(evs)
+	return spans.Records(t, r.dir, true)
 }
 
 // makefile writes a Makefile of targets t1..tN whose recipes are recipe

@@ -51,29 +51,7 @@ func (r *recorder) cmd(name string, want int, hold string) string {
 // result is how many recipes ended and the most that ran at once.
 func (r *recorder) result(t *testing.T) (ended, most int) {
 	t.Helper()
-	var evs []spans.Event
-	es, err := os.ReadDir(r.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		b, err := os.ReadFile(filepath.Join(r.dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		at, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			t.Fatalf("%s: %q", e.Name(), b)
-		}
-		switch {
-		case strings.HasSuffix(e.Name(), ".start"):
-			evs = append(evs, spans.Event{At: at, Delta: +1})
-		case strings.HasSuffix(e.Name(), ".end"):
-			evs = append(evs, spans.Event{At: at, Delta: -1})
-			ended++
-		}
-	}
-	return ended, spans.PeakOf(evs)
+	return spans.Records(t, r.dir, false)
 }
 
 // makefile writes a Makefile of n independent targets t1..tn, each

@@ -1,5 +1,6 @@
 // Package spans measures, for tests, how many jobs ran at once: each job
 // runs a script that logs when it starts and ends, and Peak reads the log.
+// (Records reads runs logged as files of a directory instead.)
 // A logged span lies inside the job's real run, which lies inside its hold
 // of a slot, so logged spans overlap no more than slots do.
 //
@@ -84,4 +85,39 @@ func PeakOf(evs []Event) int {
 		peak = max(peak, n)
 	}
 	return peak
+}
+
+// Records reads a directory of run records, a file NAME.start and, once
+// the run ended, NAME.end, each holding the time in ns (date +%s%N), and
+// returns how many runs ended and the most that ran at once. A file that
+// does not hold a time fails the test, unless partial: then it is a
+// record being written by a run killed on purpose, and is skipped.
+func Records(t testing.TB, dir string, partial bool) (ended, peak int) {
+	t.Helper()
+	var evs []Event
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			if partial {
+				continue
+			}
+			t.Fatalf("spans: record %s: %q", e.Name(), b)
+		}
+		switch {
+		case strings.HasSuffix(e.Name(), ".start"):
+			evs = append(evs, Event{At: at, Delta: +1})
+		case strings.HasSuffix(e.Name(), ".end"):
+			evs = append(evs, Event{At: at, Delta: -1})
+			ended++
+		}
+	}
+	return ended, PeakOf(evs)
 }
